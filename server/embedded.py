@@ -1,0 +1,167 @@
+"""The embedded default: Radicale and the companion behind one port.
+
+This is the one place in ``server/`` that names Radicale: it builds Radicale's configuration
+for a data folder and routes requests. ``/dav/`` is Radicale, ``/.well-known/caldav`` points
+there, and CalDAV methods on ``/`` go there too (so a client given just the server address
+finds its calendars); everything else is the companion.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from server import users
+from server.settings import ACTIONS_CALENDAR, SERVICE_USER, DataDir
+
+DAV_PREFIX = "/dav"
+COMPANION_METHODS = frozenset({"GET", "HEAD", "POST"})
+TOKEN_IN_PATH = re.compile(r"/a/[^/?]+")
+log = logging.getLogger("followup.http")
+
+# Owners read and write their own calendars; the companion's account reaches every calendar
+# because a page link, not a login, is what lets a person close an action from a phone.
+RIGHTS = f"""\
+[service]
+user: {SERVICE_USER}
+collection: .*
+permissions: RrWw
+
+[root]
+user: .+
+collection:
+permissions: R
+
+[principal]
+user: .+
+collection: {{user}}
+permissions: RW
+
+[calendars]
+user: .+
+collection: {{user}}/[^/]+
+permissions: rw
+"""
+
+
+def radicale_config(data: DataDir, base_url: str, extra_config: Path | None = None,
+                    strict: bool = True):
+    """Radicale's configuration for a data folder, with our storage plugin."""
+    import radicale.config
+
+    sources = [(str(extra_config), False)] if extra_config else []
+    configuration = radicale.config.load(sources)
+    data.secret_key()
+    data.rights_file.write_text(RIGHTS)
+    configuration.update({
+        # Logins are cached: a bcrypt check costs ~0.25 s and every CalDAV request logs in.
+        "auth": {"type": "htpasswd", "htpasswd_filename": str(data.users_file),
+                 "htpasswd_encryption": "bcrypt", "delay": "1", "cache_logins": "True"},
+        "rights": {"type": "from_file", "file": str(data.rights_file)},
+        "storage": {"type": "plugins.storage", "filesystem_folder": str(data.collections),
+                    "strict_preconditions": str(strict),
+                    "followup_base_url": base_url,
+                    "followup_secret_file": str(data.root / "secret_key"),
+                    "followup_dav_prefix": DAV_PREFIX},
+        "web": {"type": "none"},
+    }, "followup", privileged=True)
+    return configuration
+
+
+def radicale_app(configuration):
+    import radicale
+
+    return radicale.Application(configuration)
+
+
+def ensure_calendars(configuration, users: Iterable[str]) -> None:
+    """Give every user an actions calendar (tasks and events) if they have none yet."""
+    import radicale.storage
+
+    storage = radicale.storage.load(configuration)
+    props = {"tag": "VCALENDAR", "D:displayname": "Actions",
+             "C:supported-calendar-component-set": "VEVENT,VTODO"}
+    with storage.acquire_lock("w"):
+        for user in users:
+            path = f"/{user}/{ACTIONS_CALENDAR}/"
+            if not list(storage.discover(f"/{user}/")):
+                storage.create_collection(f"/{user}/")
+            if not list(storage.discover(path)):
+                storage.create_collection(path, props=props)
+
+
+def build(data: DataDir, base_url: str, local_url: str, create_companion: Callable,
+          timezone: str | None = None, extra_config: Path | None = None,
+          strict: bool = True) -> Callable:
+    """The whole product as one WSGI app, for `followup serve` and the tests.
+
+    `local_url` is where this server itself is reached (the companion's CalDAV requests go
+    there); `create_companion` is ``web.create_app``, passed in so ``server/`` needs no Flask.
+    """
+    people = users.names(data.users_file)
+    service_password = data.service_password()
+    if not users.check(data.users_file, SERVICE_USER, service_password):
+        users.set_password(data.users_file, SERVICE_USER, service_password, allow_service=True)
+    configuration = radicale_config(data, base_url, extra_config, strict)
+    ensure_calendars(configuration, people)
+    companion = create_companion({
+        "SECRET_KEY": data.secret_key(),
+        "CALDAV_URL": f"{local_url.rstrip('/')}{DAV_PREFIX}/",
+        "CALDAV_USER": SERVICE_USER,
+        "CALDAV_PASSWORD": service_password,
+        "BASE_URL": base_url,
+        "TIMEZONE": timezone,
+        "SESSION_COOKIE_SECURE": base_url.startswith("https://"),
+    })
+    return request_log(dispatcher(radicale_app(configuration), companion))
+
+
+def dispatcher(radicale_wsgi: Callable, companion_wsgi: Callable) -> Callable:
+    """One WSGI app: Radicale under /dav/, the companion everywhere else."""
+
+    def app(environ, start_response):
+        path = environ.get("PATH_INFO", "") or "/"
+        method = environ.get("REQUEST_METHOD", "GET").upper()
+        if path.startswith("/.well-known/cal") or path.startswith("/.well-known/card"):
+            start_response("301 Moved Permanently",
+                           [("Location", environ.get("SCRIPT_NAME", "") + DAV_PREFIX + "/"),
+                            ("Content-Length", "0")])
+            return [b""]
+        if path == DAV_PREFIX or path.startswith(DAV_PREFIX + "/") or (
+                path == "/" and method not in COMPANION_METHODS):
+            environ = dict(environ)
+            environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + DAV_PREFIX
+            environ["PATH_INFO"] = path[len(DAV_PREFIX):] if path != "/" else "/"
+            return radicale_wsgi(environ, start_response)
+        return companion_wsgi(environ, start_response)
+
+    return app
+
+
+def redact(path: str) -> str:
+    """A request path fit for a log: page tokens are capabilities and never logged."""
+    return TOKEN_IN_PATH.sub("/a/…", path)
+
+
+def request_log(wsgi: Callable) -> Callable:
+    """Log one line per request: method, path (tokens hidden), status, milliseconds."""
+
+    def app(environ, start_response):
+        started = time.monotonic()
+        status_holder = {}
+
+        def recording_start(status, headers, exc_info=None):
+            status_holder["status"] = status.split(" ", 1)[0]
+            return start_response(status, headers, exc_info)
+
+        try:
+            return wsgi(environ, recording_start)
+        finally:
+            log.info("%s %s %s %.0fms", environ.get("REQUEST_METHOD"),
+                     redact(environ.get("PATH_INFO", "")), status_holder.get("status", "-"),
+                     (time.monotonic() - started) * 1000)
+
+    return app

@@ -1,0 +1,144 @@
+"""Bulk import of VTODO and VEVENT items from an .ics file.
+
+The file is cut into its top-level components first, so that one broken item is reported
+with its line number and the others are still imported.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import icalendar
+
+from server import model
+from server.store import Conflict, Store, StoreError, item_path
+
+ACTION_COMPONENTS = ("VTODO", "VEVENT")
+
+
+@dataclass
+class Block:
+    name: str
+    first_line: int
+    lines: list[str]
+
+
+@dataclass
+class Report:
+    imported: int = 0
+    skipped: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        parts = [f"imported {self.imported}"]
+        parts.append(f"skipped {len(self.skipped)}")
+        parts.append(f"failed {len(self.failed)}")
+        lines = [", ".join(parts)]
+        lines += [f"  skipped: {why}" for why in self.skipped]
+        lines += [f"  failed: {why}" for why in self.failed]
+        return "\n".join(lines)
+
+
+def split(text: str) -> tuple[list[Block], list[str]]:
+    """Top-level components inside the VCALENDAR(s), and problems with the nesting."""
+    blocks: list[Block] = []
+    problems: list[str] = []
+    stack: list[str] = []
+    current: Block | None = None
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.rstrip("\r")
+        upper = line.upper()
+        if upper.startswith("BEGIN:"):
+            name = upper[6:].strip()
+            stack.append(name)
+            if len(stack) == 2:
+                current = Block(name, number, [])
+        elif upper.startswith("END:"):
+            name = upper[4:].strip()
+            if not stack or stack[-1] != name:
+                problems.append(f"line {number}: END:{name} does not close "
+                                f"{'BEGIN:' + stack[-1] if stack else 'anything'}")
+                if current is not None and name == current.name:
+                    current.lines.append(line)
+                    blocks.append(current)
+                    current = None
+                    stack = stack[:1]
+                continue
+            stack.pop()
+            if len(stack) == 1 and current is not None:
+                current.lines.append(line)
+                blocks.append(current)
+                current = None
+                continue
+        if current is not None:
+            current.lines.append(line)
+    if current is not None:
+        problems.append(f"line {current.first_line}: {current.name} is never closed")
+    return blocks, problems
+
+
+def _calendar(blocks: list[Block], zones: dict[str, Block]) -> icalendar.Calendar:
+    """One calendar object: the item's components and the time zones they name."""
+    item_text = "\n".join(line for block in blocks for line in block.lines)
+    body = ["BEGIN:VCALENDAR", "VERSION:2.0", f"PRODID:{model.PRODID}"]
+    for tzid, zone in zones.items():
+        if f"TZID={tzid}" in item_text or f'TZID="{tzid}"' in item_text:
+            body += zone.lines
+    for block in blocks:
+        body += block.lines
+    return model.parse("\r\n".join(body + ["END:VCALENDAR", ""]))
+
+
+def run(store: Store, calendar_path: str, text: str, progress: bool = False) -> Report:
+    report = Report()
+    blocks, problems = split(text)
+    report.failed += problems
+    zones: dict[str, Block] = {}
+    items: dict[str, list[Block]] = defaultdict(list)
+    for block in blocks:
+        if block.name == "VTIMEZONE":
+            tzid = next((ln.split(":", 1)[1] for ln in block.lines
+                         if ln.upper().startswith("TZID")), "")
+            zones[tzid] = block
+        elif block.name in ACTION_COMPONENTS:
+            uid = next((ln.split(":", 1)[1].strip() for ln in block.lines
+                        if ln.upper().startswith("UID:")), "")
+            items[uid or f"line-{block.first_line}"].append(block)
+        else:
+            report.skipped.append(f"line {block.first_line}: {block.name} is not an action")
+    total = len(items)
+    for done, (uid, group) in enumerate(items.items(), start=1):
+        where = f"line {group[0].first_line}"
+        try:
+            cal = _calendar(group, zones)
+            if not model.read(cal).uid:
+                cal = _with_uid(cal, uid)
+            store.create(item_path(calendar_path, model.read(cal).uid), cal)
+            report.imported += 1
+        except Conflict:
+            report.skipped.append(f"{where}: {uid} is already in the calendar")
+        except model.ActionError as exc:
+            report.failed.append(f"{where}: {exc}")
+        except StoreError as exc:
+            if "refused the user name" in str(exc) or "cannot reach" in str(exc):
+                raise
+            report.failed.append(f"{where}: {exc}")
+        if progress:
+            _bar(done, total)
+    if progress and total:
+        sys.stderr.write("\n")
+    return report
+
+
+def _with_uid(cal: icalendar.Calendar, uid: str) -> icalendar.Calendar:
+    comp = model.main_component(cal)
+    comp.add("UID", uid)
+    return cal
+
+
+def _bar(done: int, total: int, width: int = 30) -> None:
+    filled = width * done // total
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+    sys.stderr.flush()

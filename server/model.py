@@ -1,0 +1,559 @@
+"""The action model: a CRM action read from and written to iCalendar.
+
+Everything here is pure: functions take a calendar object and return a new one, so the web
+companion, the CLI and the Radicale plugins share one definition of what "closed", "linked" and
+"successor" mean. docs/FORMAT.md is the contract these functions implement.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+import icalendar
+
+KINDS = ("call", "meeting", "email", "task")
+LINK_KINDS = ("account", "contact", "opportunity", "project")
+
+PROP_KIND = "X-FOLLOWUP-KIND"
+PROP_PAGE = "X-FOLLOWUP-PAGE"
+PROP_CLOSED = "X-FOLLOWUP-CLOSED"
+PROP_PREVIOUS = "X-FOLLOWUP-PREVIOUS"
+PROP_NEXT = "X-FOLLOWUP-NEXT"
+PROP_OUTCOME = "X-FOLLOWUP-OUTCOME"
+LINK_PROPS = {kind: f"X-FOLLOWUP-{kind.upper()}" for kind in LINK_KINDS}
+# Where a value the format forbids is kept, so that nothing a client wrote is lost.
+SAVED_PREFIX = "X-FOLLOWUP-SAVED-"
+
+# A closed meeting reads as done in every client through this mark (events have no done state).
+CLOSED_MARK = "✓ "
+# The last line of DESCRIPTION that carries the page link, for clients that do not show URL.
+PAGE_LINE_PREFIX = "followup: "
+PRODID = "-//followup//followup 0.1//EN"
+DEFAULT_DELAYS = {
+    "call": dt.timedelta(days=2),
+    "meeting": dt.timedelta(days=7),
+    "email": dt.timedelta(days=1),
+    "task": dt.timedelta(days=3),
+}
+MEETING_LENGTH = dt.timedelta(hours=1)
+# Successor UIDs are derived from the predecessor's so that a retry finds, not duplicates, them.
+SUCCESSOR_NAMESPACE = uuid.UUID("8f5bc1a4-3c0e-4f35-9c53-0d1f6f6b7a10")
+
+Moment = dt.date | dt.datetime
+
+
+class ActionError(ValueError):
+    """An input that cannot be an action; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Link:
+    """A link to a CRM record: its kind, a URI that identifies it and a human label."""
+
+    kind: str
+    uri: str
+    label: str
+
+    @classmethod
+    def named(cls, kind: str, name: str) -> Link:
+        """A link given as a URI (kept) or as a plain name (given a followup URN)."""
+        name = name.strip()
+        if "://" in name or name.startswith(("urn:", "mailto:")):
+            return cls(kind, name, name)
+        return cls(kind, f"urn:followup:{kind}:{_quote(name)}", name)
+
+
+def _quote(text: str) -> str:
+    return quote(text, safe="")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+
+def parse(text: str | bytes) -> icalendar.Calendar:
+    """Parse iCalendar text tolerantly; raise ActionError with a readable reason otherwise."""
+    try:
+        cal = icalendar.Calendar.from_ical(text)
+    except Exception as exc:  # icalendar raises several types for broken input
+        raise ActionError(f"not a readable iCalendar object: {exc}") from exc
+    if not isinstance(cal, icalendar.Calendar):
+        raise ActionError("not a VCALENDAR object")
+    if main_component(cal) is None:
+        raise ActionError("the calendar object holds no VTODO or VEVENT")
+    return cal
+
+
+def main_component(cal: icalendar.Calendar) -> icalendar.Component | None:
+    """The VTODO or VEVENT that is the action: the master, not a recurrence override."""
+    found = None
+    for comp in cal.subcomponents:
+        if comp.name in ("VTODO", "VEVENT"):
+            if "RECURRENCE-ID" not in comp:
+                return comp
+            found = found or comp
+    return found
+
+
+def _main(cal: icalendar.Calendar) -> icalendar.Component:
+    comp = main_component(cal)
+    if comp is None:
+        raise ActionError("the calendar object holds no VTODO or VEVENT")
+    return comp
+
+
+def _text(comp: icalendar.Component, name: str) -> str:
+    value = comp.get(name)
+    if isinstance(value, list):
+        value = value[-1]
+    return "" if value is None else str(value)
+
+
+def _moment(comp: icalendar.Component, name: str) -> Moment | None:
+    prop = comp.get(name)
+    if isinstance(prop, list):
+        prop = prop[0]
+    if prop is None:
+        return None
+    if hasattr(prop, "dt"):
+        return prop.dt
+    try:  # an X- property a client rewrote without its VALUE=DATE-TIME
+        return icalendar.vDDDTypes.from_ical(str(prop))
+    except Exception:
+        return None
+
+
+@dataclass(frozen=True)
+class Action:
+    """A read-only view of an action, for pages and lists. The calendar stays the truth."""
+
+    uid: str
+    component: str  # "VTODO" or "VEVENT"
+    kind: str
+    summary: str
+    description: str
+    when: Moment | None  # DUE for a task, DTSTART for an event
+    end: Moment | None
+    links: dict[str, Link]
+    previous: str | None
+    next: str | None
+    closed: bool
+    closed_at: dt.datetime | None
+    page: str | None
+    outcome: str
+    sequence: int
+
+    @property
+    def is_event(self) -> bool:
+        return self.component == "VEVENT"
+
+
+def read(cal: icalendar.Calendar) -> Action:
+    """Read the action from a parsed calendar object; tolerant of every client's habits."""
+    comp = _main(cal)
+    is_event = comp.name == "VEVENT"
+    kind = _text(comp, PROP_KIND).lower()
+    if kind not in KINDS:
+        kind = "meeting" if is_event else "task"
+    links = {}
+    for link_kind, prop_name in LINK_PROPS.items():
+        prop = comp.get(prop_name)
+        if isinstance(prop, list):
+            prop = prop[-1]
+        if prop is not None and str(prop):
+            label = prop.params.get("LABEL") or str(prop)
+            links[link_kind] = Link(link_kind, str(prop), str(label))
+    summary = _text(comp, "SUMMARY")
+    if is_event and summary.startswith(CLOSED_MARK):
+        summary = summary[len(CLOSED_MARK):]
+    when = _moment(comp, "DTSTART" if is_event else "DUE")
+    if when is None and not is_event:
+        when = _moment(comp, "DTSTART")
+    end = _moment(comp, "DTEND") if is_event else None
+    closed_at = _moment(comp, PROP_CLOSED) or _moment(comp, "COMPLETED")
+    try:
+        sequence = int(str(comp.get("SEQUENCE", 0)))
+    except ValueError:
+        sequence = 0
+    return Action(
+        uid=_text(comp, "UID"),
+        component=comp.name,
+        kind=kind,
+        summary=summary,
+        description=strip_page_line(_text(comp, "DESCRIPTION")),
+        when=when,
+        end=end,
+        links=links,
+        previous=_text(comp, PROP_PREVIOUS) or None,
+        next=_text(comp, PROP_NEXT) or None,
+        closed=is_closed(comp),
+        closed_at=closed_at if isinstance(closed_at, dt.datetime) else None,
+        page=_text(comp, PROP_PAGE) or None,
+        outcome=_text(comp, PROP_OUTCOME),
+        sequence=sequence,
+    )
+
+
+def is_closed(comp: icalendar.Component) -> bool:
+    """Closed if any one client's way of saying so is present (clients disagree on which)."""
+    if PROP_CLOSED in comp:
+        return True
+    if comp.name != "VTODO":
+        return False
+    if _text(comp, "STATUS").upper() == "COMPLETED" or "COMPLETED" in comp:
+        return True
+    try:
+        return int(str(comp.get("PERCENT-COMPLETE", 0))) >= 100
+    except ValueError:
+        return False
+
+
+def href_of(prop: icalendar.prop.vText | None) -> str | None:
+    """The href hint stored with a PREVIOUS/NEXT chain property, if any."""
+    if prop is None:
+        return None
+    return prop.params.get("X-HREF") or None
+
+
+def chain_href(cal: icalendar.Calendar, which: str) -> str | None:
+    comp = _main(cal)
+    return href_of(comp.get(PROP_PREVIOUS if which == "previous" else PROP_NEXT))
+
+
+# -- writing -----------------------------------------------------------------------------------
+
+
+def _touch(comp: icalendar.Component, now: dt.datetime) -> None:
+    """What every write of ours does: SEQUENCE+1, DTSTAMP and LAST-MODIFIED now."""
+    try:
+        sequence = int(str(comp.get("SEQUENCE", 0)))
+    except ValueError:
+        sequence = 0
+    _set(comp, "SEQUENCE", sequence + 1)
+    _set(comp, "DTSTAMP", now)
+    _set(comp, "LAST-MODIFIED", now)
+
+
+def _set(comp: icalendar.Component, name: str, value, parameters: dict | None = None) -> None:
+    """Set one property in place (its position kept), writing nothing if it is unchanged."""
+    scratch = icalendar.Component()
+    scratch.add(name, value, parameters=parameters)
+    wanted = scratch[name]
+    old = comp.get(name)
+    if (old is not None and not isinstance(old, list) and old.to_ical() == wanted.to_ical()
+            and dict(old.params) == dict(wanted.params)):
+        return
+    comp[name] = wanted
+
+
+def _save_aside(comp: icalendar.Component, name: str) -> None:
+    """Move a property the format forbids to an X- name, keeping value and parameters."""
+    if name not in comp:
+        return
+    values = comp.pop(name)
+    saved = SAVED_PREFIX + name
+    for value in values if isinstance(values, list) else [values]:
+        comp.add(saved, value, encode=False)
+
+
+def repair(cal: icalendar.Calendar, now: dt.datetime | None = None) -> icalendar.Calendar:
+    """Make a client's object valid for every client, losing nothing (FORMAT.md, "Repairs").
+
+    Returns a new calendar; the input is not changed. Idempotent.
+    """
+    cal = copy.deepcopy(cal)
+    now = now or utcnow()
+    for comp in cal.subcomponents:
+        if comp.name not in ("VTODO", "VEVENT"):
+            continue
+        if "DTSTAMP" not in comp:
+            comp.add("DTSTAMP", now)
+        uid = _text(comp, "UID")
+        related = comp.get("RELATED-TO")
+        related = related if isinstance(related, list) else [related] if related else []
+        if any(str(r) == uid for r in related):
+            _save_aside(comp, "RELATED-TO")
+            for r in related:
+                if str(r) != uid:
+                    comp.add("RELATED-TO", r, encode=False)
+        if comp.name == "VTODO" and "DTSTART" in comp and "DUE" in comp:
+            start, due = _moment(comp, "DTSTART"), _moment(comp, "DUE")
+            if not _ordered(start, due):
+                # RFC 5545 wants DTSTART before DUE and of the same value type: keep DUE alone.
+                _save_aside(comp, "DTSTART")
+    if "PRODID" not in cal:
+        cal.add("PRODID", PRODID)
+    if "VERSION" not in cal:
+        cal.add("VERSION", "2.0")
+    _add_missing_timezones(cal)
+    return cal
+
+
+def _ordered(start: Moment | None, due: Moment | None) -> bool:
+    if start is None or due is None:
+        return True
+    if isinstance(start, dt.datetime) != isinstance(due, dt.datetime):
+        return False
+    try:
+        return start < due
+    except TypeError:  # one naive, one aware
+        return False
+
+
+def _add_missing_timezones(cal: icalendar.Calendar) -> None:
+    try:
+        cal.add_missing_timezones()
+    except Exception:  # an unknown TZID stays as the client wrote it; readers fall back to UTC
+        pass
+
+
+def page_line(url: str) -> str:
+    return PAGE_LINE_PREFIX + url
+
+
+def strip_page_line(description: str) -> str:
+    """The description as the user wrote it: without our trailing page-link line."""
+    lines = description.split("\n")
+    while lines and lines[-1].startswith(PAGE_LINE_PREFIX) and "/a/" in lines[-1]:
+        lines.pop()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return "\n".join(lines)
+
+
+def stamp(cal: icalendar.Calendar, page_url: str) -> icalendar.Calendar:
+    """Give the action its page link (FORMAT.md, "The page link"). Idempotent; returns a copy.
+
+    The link goes in X-FOLLOWUP-PAGE always, in URL unless the user has a URL of their own,
+    and on the last line of DESCRIPTION.
+    """
+    cal = repair(cal)
+    comp = _main(cal)
+    old_page = _text(comp, PROP_PAGE)
+    _set(comp, PROP_PAGE, page_url, parameters={"VALUE": "URI"})
+    url = _text(comp, "URL")
+    ours = not url or url in (old_page, page_url)
+    if ours and (url != page_url or comp["URL"].params.get("VALUE") != "URI"):
+        _set(comp, "URL", page_url, parameters={"VALUE": "URI"})
+    description = _text(comp, "DESCRIPTION")
+    user_text = strip_page_line(description)
+    wanted = (user_text + "\n\n" if user_text else "") + page_line(page_url)
+    if description != wanted:
+        # Thunderbird keeps showing the ALTREP copy if it stays: drop it with the old text.
+        _set(comp, "DESCRIPTION", wanted)
+    return cal
+
+
+def is_stamped(cal: icalendar.Calendar, page_url: str) -> bool:
+    return stamp(cal, page_url).to_ical() == repair(cal).to_ical()
+
+
+def close(cal: icalendar.Calendar, now: dt.datetime | None = None,
+          outcome: str = "") -> icalendar.Calendar:
+    """Mark the action done (FORMAT.md, "Closed"). Closing a closed action changes nothing."""
+    cal = repair(cal)
+    comp = _main(cal)
+    now = now or utcnow()
+    if is_closed(comp) and _complete(comp):
+        return cal
+    when = _moment(comp, "COMPLETED")
+    closed_at = when if isinstance(when, dt.datetime) else now
+    if comp.name == "VTODO":
+        _set(comp, "STATUS", "COMPLETED")
+        _set(comp, "COMPLETED", closed_at.astimezone(dt.UTC))
+        _set(comp, "PERCENT-COMPLETE", 100)
+    else:
+        summary = _text(comp, "SUMMARY")
+        if not summary.startswith(CLOSED_MARK):
+            _set(comp, "SUMMARY", CLOSED_MARK + summary)
+    if PROP_CLOSED not in comp:
+        comp.add(PROP_CLOSED, closed_at.astimezone(dt.UTC), parameters={"VALUE": "DATE-TIME"})
+    if outcome.strip():
+        _set(comp, PROP_OUTCOME, outcome.strip())
+    _touch(comp, now)
+    return cal
+
+
+def _complete(comp: icalendar.Component) -> bool:
+    """All marks of a closed action are present (so closing again has nothing to add)."""
+    if PROP_CLOSED not in comp:
+        return False
+    if comp.name == "VEVENT":
+        return _text(comp, "SUMMARY").startswith(CLOSED_MARK)
+    return (_text(comp, "STATUS").upper() == "COMPLETED" and "COMPLETED" in comp
+            and str(comp.get("PERCENT-COMPLETE", "")) == "100")
+
+
+def reopen(cal: icalendar.Calendar, now: dt.datetime | None = None) -> icalendar.Calendar:
+    """Undo a close: the action is open again, every closed mark removed."""
+    cal = repair(cal)
+    comp = _main(cal)
+    if not is_closed(comp):
+        return cal
+    for name in (PROP_CLOSED, "COMPLETED", "PERCENT-COMPLETE"):
+        comp.pop(name, None)
+    if comp.name == "VTODO":
+        _set(comp, "STATUS", "NEEDS-ACTION")
+    else:
+        summary = _text(comp, "SUMMARY")
+        if summary.startswith(CLOSED_MARK):
+            _set(comp, "SUMMARY", summary[len(CLOSED_MARK):])
+    _touch(comp, now or utcnow())
+    return cal
+
+
+def successor_uid(predecessor_uid: str, generation: int) -> str:
+    """The UID of the action that follows predecessor_uid at its SEQUENCE `generation`.
+
+    Derived, not random: a retried or doubled close-and-create lands on the same UID.
+    """
+    return str(uuid.uuid5(SUCCESSOR_NAMESPACE, f"{predecessor_uid}#{generation}"))
+
+
+def default_due(kind: str, today: dt.date) -> dt.date:
+    return today + DEFAULT_DELAYS.get(kind, DEFAULT_DELAYS["task"])
+
+
+def parse_due(text: str, tz: dt.tzinfo) -> Moment:
+    """Accept YYYY-MM-DD (a day) or YYYY-MM-DDTHH:MM (a time in the user's zone)."""
+    text = text.strip()
+    try:
+        if "T" in text or " " in text:
+            naive = dt.datetime.fromisoformat(text.replace(" ", "T"))
+            return naive.replace(tzinfo=tz, second=0, microsecond=0) if naive.tzinfo is None \
+                else naive
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise ActionError(
+            f"{text!r} is not a date: write YYYY-MM-DD or YYYY-MM-DDTHH:MM") from exc
+
+
+def new(summary: str, kind: str = "task", when: Moment | None = None,
+        links: Iterable[Link] = (), uid: str | None = None,
+        now: dt.datetime | None = None, description: str = "") -> icalendar.Calendar:
+    """A new action as a calendar object: a VEVENT for a meeting, a VTODO for the rest."""
+    summary = summary.strip()
+    if not summary:
+        raise ActionError("an action needs a summary: say what is to be done")
+    if kind not in KINDS:
+        raise ActionError(f"unknown kind {kind!r}: use one of {', '.join(KINDS)}")
+    now = now or utcnow()
+    cal = icalendar.Calendar()
+    cal.add("PRODID", PRODID)
+    cal.add("VERSION", "2.0")
+    comp = icalendar.Event() if kind == "meeting" else icalendar.Todo()
+    comp.add("UID", uid or str(uuid.uuid4()))
+    comp.add("DTSTAMP", now)
+    comp.add("CREATED", now)
+    comp.add("LAST-MODIFIED", now)
+    comp.add("SEQUENCE", 0)
+    comp.add("SUMMARY", summary)
+    comp.add(PROP_KIND, kind)
+    if description.strip():
+        comp.add("DESCRIPTION", description.strip())
+    if kind == "meeting":
+        start = when or now.date() + DEFAULT_DELAYS["meeting"]
+        comp.add("DTSTART", start)
+        if isinstance(start, dt.datetime):
+            comp.add("DTEND", start + MEETING_LENGTH)
+        else:
+            comp.add("DTEND", start + dt.timedelta(days=1))
+    else:
+        comp.add("STATUS", "NEEDS-ACTION")
+        if when is not None:
+            comp.add("DUE", when)
+    for link in links:
+        comp.add(LINK_PROPS[link.kind], link.uri, parameters={"LABEL": link.label})
+    cal.add_component(comp)
+    _add_missing_timezones(cal)
+    return cal
+
+
+def successor(cal: icalendar.Calendar, summary: str, when: Moment | None, kind: str | None = None,
+              predecessor_href: str | None = None, generation: int | None = None,
+              now: dt.datetime | None = None) -> icalendar.Calendar:
+    """The next action after `cal`: same links, chained back to it, with a derived UID."""
+    action = read(cal)
+    kind = kind or action.kind
+    gen = action.sequence if generation is None else generation
+    cal_next = new(summary, kind, when, action.links.values(),
+                   uid=successor_uid(action.uid, gen), now=now)
+    comp = _main(cal_next)
+    params = {"X-HREF": predecessor_href} if predecessor_href else None
+    comp.add(PROP_PREVIOUS, action.uid, parameters=params)
+    return cal_next
+
+
+def link_next(cal: icalendar.Calendar, next_uid: str, next_href: str | None = None,
+              now: dt.datetime | None = None) -> icalendar.Calendar:
+    """Point a (closed) action at its successor. Linking to the same successor is a no-op."""
+    cal = repair(cal)
+    comp = _main(cal)
+    if _text(comp, PROP_NEXT) == next_uid:
+        return cal
+    params = {"X-HREF": next_href} if next_href else None
+    _set(comp, PROP_NEXT, next_uid, parameters=params)
+    _touch(comp, now or utcnow())
+    return cal
+
+
+def close_and_link(cal: icalendar.Calendar, next_uid: str, next_href: str | None,
+                   now: dt.datetime | None = None, outcome: str = "") -> icalendar.Calendar:
+    """Close the action and point it at its successor, in one write."""
+    now = now or utcnow()
+    was_complete = _complete(_main(cal))
+    closed = close(cal, now, outcome)
+    comp = _main(closed)
+    if _text(comp, PROP_NEXT) != next_uid:
+        params = {"X-HREF": next_href} if next_href else None
+        _set(comp, PROP_NEXT, next_uid, parameters=params)
+        if was_complete:  # close() wrote nothing, so this change needs its own stamp
+            _touch(comp, now)
+    return closed
+
+
+def postpone(cal: icalendar.Calendar, delta: dt.timedelta,
+             now: dt.datetime | None = None) -> icalendar.Calendar:
+    """Move the action's date (DUE, or DTSTART and DTEND) by `delta`."""
+    cal = repair(cal)
+    comp = _main(cal)
+    names = ("DTSTART", "DTEND") if comp.name == "VEVENT" else ("DTSTART", "DUE")
+    for name in names:
+        prop = comp.get(name)
+        if prop is None or isinstance(prop, list):
+            continue
+        params = dict(prop.params)
+        params.pop("VALUE", None)
+        moment = prop.dt
+        if isinstance(moment, dt.datetime) and moment.tzinfo is not None and "TZID" in params:
+            moment = moment + delta
+        else:
+            moment = moment + (delta if isinstance(moment, dt.datetime)
+                               else dt.timedelta(days=delta.days))
+        comp.pop(name)
+        comp.add(name, moment)
+    _touch(comp, now or utcnow())
+    return cal
+
+
+def to_text(cal: icalendar.Calendar) -> str:
+    """Serialize keeping the client's property order."""
+    return cal.to_ical(sorted=False).decode("utf-8")
+
+
+def local_zone(name: str | None) -> dt.tzinfo:
+    if not name:
+        return dt.UTC
+    try:
+        return ZoneInfo(name)
+    except Exception as exc:
+        raise ActionError(f"unknown time zone {name!r}: use a name such as Europe/Paris") from exc

@@ -1,0 +1,298 @@
+"""Actions over CalDAV: direct GET by path, conditional writes only.
+
+Every write is conditional: a create sends ``If-None-Match: *``, an update or delete sends
+``If-Match: <etag>``. Close-and-create is written so that a retry, a double click or a crash
+between its two writes never makes a second successor (see docs/FORMAT.md, "Order of writes").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import posixpath
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from urllib.parse import unquote, urljoin, urlsplit
+
+import caldav
+import icalendar
+
+from server import model
+from server.tokens import PageTokens
+
+ATTEMPTS = 5
+
+
+class StoreError(RuntimeError):
+    """The CalDAV server could not be used; the message says what to check."""
+
+
+class NotFound(StoreError):
+    pass
+
+
+class Conflict(StoreError):
+    """Someone else changed the item first and re-applying did not settle it."""
+
+
+@dataclass
+class Stored:
+    """One calendar object as the server holds it."""
+
+    path: str  # absolute URL path on the CalDAV server, e.g. /dav/alice/actions/x.ics
+    etag: str | None
+    cal: icalendar.Calendar
+
+    @property
+    def action(self) -> model.Action:
+        return model.read(self.cal)
+
+    @property
+    def href(self) -> str:
+        """The file name inside its calendar."""
+        return posixpath.basename(self.path)
+
+    @property
+    def calendar_path(self) -> str:
+        return posixpath.dirname(self.path) + "/"
+
+
+class Store:
+    """A CalDAV account seen as a set of actions."""
+
+    def __init__(self, url: str, username: str | None, password: str | None,
+                 tokens: PageTokens | None = None, base_url: str | None = None,
+                 timeout: int = 30) -> None:
+        self.url = url if url.endswith("/") else url + "/"
+        self.tokens = tokens
+        self.base_url = base_url
+        self.client = caldav.DAVClient(url=self.url, username=username, password=password,
+                                       timeout=timeout, require_tls=False)
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def _abs(self, path: str) -> str:
+        return urljoin(self.url, path)
+
+    def _request(self, method: str, path: str, body: str = "",
+                 headers: dict[str, str] | None = None):
+        try:
+            response = self.client.request(self._abs(path), method, body, headers or {})
+        except caldav.lib.error.AuthorizationError as exc:
+            raise StoreError("the CalDAV server refused the user name or password") from exc
+        except Exception as exc:
+            if type(exc).__name__ in ("ConnectionError", "Timeout", "ConnectTimeout"):
+                raise StoreError(f"cannot reach the CalDAV server at {self.url}: is it "
+                                 "running?") from exc
+            raise StoreError(f"CalDAV request failed: {exc}") from exc
+        if response.status == 401:
+            raise StoreError("the CalDAV server refused the user name or password")
+        return response
+
+    def page_url(self, path: str) -> str | None:
+        if self.tokens is None or self.base_url is None:
+            return None
+        return self.tokens.page_url(self.base_url, path)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def get(self, path: str) -> Stored:
+        response = self._request("GET", path)
+        if response.status == 404:
+            raise NotFound(f"no item at {path}")
+        if response.status != 200:
+            raise StoreError(f"GET {path} answered {response.status}")
+        return Stored(path, response.headers.get("ETag"), model.parse(response._raw))
+
+    def find(self, path: str) -> Stored | None:
+        try:
+            return self.get(path)
+        except NotFound:
+            return None
+
+    def calendars(self) -> list[caldav.Calendar]:
+        """The user's calendars that can hold tasks or events."""
+        try:
+            return self.client.principal().calendars()
+        except caldav.lib.error.AuthorizationError as exc:
+            raise StoreError("the CalDAV server refused the user name or password") from exc
+        except Exception as exc:
+            raise StoreError(f"cannot list calendars at {self.url}: {exc}") from exc
+
+    def actions_calendar(self, name: str | None = None) -> str:
+        """The path of the calendar for actions: the one called `name`, else "actions",
+        else the first that takes tasks."""
+        calendars = self.calendars()
+        if not calendars:
+            raise StoreError("this account has no calendar: start followup serve once, "
+                             "or create one in your calendar client")
+        wanted = name or "actions"
+        for calendar in calendars:
+            path = urlsplit(str(calendar.url)).path
+            if path.rstrip("/").rsplit("/", 1)[-1] == wanted or calendar.name == wanted:
+                return path
+        if name:
+            raise StoreError(f"no calendar called {name!r} in this account")
+        return urlsplit(str(calendars[0].url)).path
+
+    def list(self, calendar_path: str) -> Iterator[Stored]:
+        """Every action in the calendar (tasks and events, open and closed)."""
+        calendar = caldav.Calendar(client=self.client, url=self._abs(calendar_path))
+        try:
+            found = (calendar.search(todo=True, include_completed=True)
+                     + calendar.search(event=True))
+        except Exception as exc:
+            raise StoreError(f"cannot list {calendar_path}: {exc}") from exc
+        for obj in found:
+            try:
+                cal = model.parse(obj.data)
+            except model.ActionError:
+                continue
+            yield Stored(unquote(urlsplit(str(obj.url)).path), obj.etag, cal)
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def _put(self, path: str, cal: icalendar.Calendar, headers: dict[str, str]) -> str | None:
+        body = model.to_text(cal)
+        headers = {"Content-Type": "text/calendar; charset=utf-8", **headers}
+        response = self._request("PUT", path, body, headers)
+        if response.status == 412:
+            raise Conflict(f"{path} changed on the server")
+        if response.status not in (200, 201, 204):
+            reason = response._raw.decode("utf-8", "replace")[:200] if response._raw else ""
+            raise StoreError(f"the server refused the item at {path} ({response.status}) "
+                             f"{reason}".strip())
+        return response.headers.get("ETag")
+
+    def create(self, path: str, cal: icalendar.Calendar) -> Stored:
+        """Create the item; Conflict if something is already there."""
+        cal = self._stamped(path, cal)
+        etag = self._put(path, cal, {"If-None-Match": "*"})
+        return self._after_write(path, cal, etag)
+
+    def update(self, stored: Stored, cal: icalendar.Calendar) -> Stored:
+        """Replace the item if it is still the version we read; Conflict otherwise."""
+        if not stored.etag:
+            raise Conflict(f"{stored.path} has no ETag to write against")
+        cal = self._stamped(stored.path, cal)
+        if model.to_text(cal) == model.to_text(stored.cal):
+            return stored
+        etag = self._put(stored.path, cal, {"If-Match": stored.etag})
+        return self._after_write(stored.path, cal, etag)
+
+    def delete(self, stored: Stored) -> None:
+        headers = {"If-Match": stored.etag} if stored.etag else {}
+        response = self._request("DELETE", stored.path, "", headers)
+        if response.status == 412:
+            raise Conflict(f"{stored.path} changed on the server")
+        if response.status not in (200, 204, 404):
+            raise StoreError(f"DELETE {stored.path} answered {response.status}")
+
+    def _stamped(self, path: str, cal: icalendar.Calendar) -> icalendar.Calendar:
+        url = self.page_url(path)
+        return model.stamp(cal, url) if url else model.repair(cal)
+
+    def _after_write(self, path: str, cal: icalendar.Calendar, etag: str | None) -> Stored:
+        # The ETag names what the server stored, which may differ from `cal` by what a
+        # server-side plugin adds (the page link); readers that need those bytes GET them.
+        if etag:
+            return Stored(path, etag, cal)
+        return self.get(path)
+
+    def modify(self, path: str,
+               change: Callable[[icalendar.Calendar], icalendar.Calendar]) -> Stored:
+        """Read, change, write against the ETag; on 412 read again and re-apply the change."""
+        for _ in range(ATTEMPTS):
+            stored = self.get(path)
+            try:
+                return self.update(stored, change(stored.cal))
+            except Conflict:
+                continue
+        raise Conflict(f"{path} keeps changing on the server: try again in a moment")
+
+    # -- actions -------------------------------------------------------------------------------
+
+    def new_action(self, calendar_path: str, cal: icalendar.Calendar) -> Stored:
+        uid = model.read(cal).uid
+        return self.create(item_path(calendar_path, uid), cal)
+
+    def close(self, path: str, outcome: str = "", now: dt.datetime | None = None) -> Stored:
+        return self.modify(path, lambda cal: model.close(cal, now, outcome))
+
+    def close_and_create(self, path: str, summary: str, when: model.Moment | None,
+                         kind: str | None = None, generation: int | None = None,
+                         outcome: str = "", now: dt.datetime | None = None
+                         ) -> tuple[Stored, Stored]:
+        """Close the action at `path` and create its successor; safe to repeat.
+
+        Order of writes: (1) create the successor at a path derived from the predecessor's UID
+        and `generation` (If-None-Match: *), (2) close the predecessor pointing at it
+        (If-Match). A retry after (1) finds the successor already there and only does (2);
+        a predecessor that already points at a successor is answered with that one.
+        """
+        stored = self.get(path)
+        action = stored.action
+        if action.next:
+            existing = self._find_next(stored)
+            if existing is not None:
+                return stored, existing
+        successor = model.successor(stored.cal, summary, when, kind, stored.href,
+                                    generation, now)
+        next_uid = model.read(successor).uid
+        next_path = item_path(stored.calendar_path, next_uid)
+        try:
+            created = self.create(next_path, successor)
+        except Conflict:
+            created = self.get(next_path)  # a previous attempt made it: finish that job
+        for _ in range(ATTEMPTS):
+            current = self.get(path)
+            if current.action.next and current.action.next != next_uid:
+                # Someone else closed it with another successor first: ours is an orphan.
+                other = self._find_next(current)
+                if other is not None:
+                    self._delete_quietly(created)
+                    return current, other
+            try:
+                closed = self.update(current, model.close_and_link(
+                    current.cal, next_uid, posixpath.basename(next_path), now, outcome))
+                return closed, created
+            except Conflict:
+                continue
+        raise Conflict(f"{path} keeps changing on the server: try again in a moment")
+
+    def _find_next(self, stored: Stored) -> Stored | None:
+        comp = model.main_component(stored.cal)
+        href = model.href_of(comp.get(model.PROP_NEXT)) if comp is not None else None
+        uid = stored.action.next
+        candidates = [href] if href else []
+        if uid:
+            candidates.append(f"{uid}.ics")
+        for name in candidates:
+            found = self.find(posixpath.join(stored.calendar_path, name))
+            if found is not None:
+                return found
+        return None
+
+    def _delete_quietly(self, stored: Stored) -> None:
+        try:
+            self.delete(self.get(stored.path))
+        except StoreError:
+            pass  # a leftover successor is found and linked by `followup repair`
+
+    def neighbour(self, stored: Stored, which: str) -> Stored | None:
+        """The previous or next action in the chain, if it can be found."""
+        uid = stored.action.previous if which == "previous" else stored.action.next
+        if not uid:
+            return None
+        href = model.chain_href(stored.cal, which)
+        for name in filter(None, [href, f"{uid}.ics"]):
+            found = self.find(posixpath.join(stored.calendar_path, name))
+            if found is not None and found.action.uid == uid:
+                return found
+        return None
+
+
+def item_path(calendar_path: str, uid: str) -> str:
+    """Where followup puts a new item: its UID as the file name, made safe for a URL."""
+    safe = "".join(c if c.isalnum() or c in "-_.@" else "_" for c in uid)
+    return posixpath.join(calendar_path if calendar_path.endswith("/") else calendar_path + "/",
+                          f"{safe}.ics")

@@ -1,0 +1,58 @@
+"""Real servers for tests: the whole product (Radicale + companion) on a loopback port.
+
+Each server runs waitress in a daemon thread on 127.0.0.1 with an OS-chosen port, with
+Radicale's strict_preconditions on, and stops when the test is over.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import waitress
+
+from server import embedded, users
+from server.settings import SERVICE_USER, DataDir
+from web import create_app
+
+
+class LiveServer:
+    def __init__(self, root: Path, people: dict[str, str], timezone: str | None = None,
+                 extra_config: Path | None = None) -> None:
+        self.data = DataDir.at(root)
+        self.people = people
+        for name, password in people.items():
+            users.set_password(self.data.users_file, name, password)
+        self._app = None
+        self._server = waitress.create_server(self._dispatch, host="127.0.0.1", port=0,
+                                              threads=8, _quiet=True)
+        self.port = self._server.effective_port
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.dav_url = f"{self.base_url}{embedded.DAV_PREFIX}/"
+        self._app = embedded.build(self.data, self.base_url, self.base_url, create_app,
+                                   timezone, extra_config, strict=True)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    def _dispatch(self, environ, start_response):
+        return self._app(environ, start_response)
+
+    def start(self) -> LiveServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.close()
+
+    @property
+    def secret_key(self) -> str:
+        return self.data.secret_key()
+
+    @property
+    def service(self) -> tuple[str, str]:
+        return SERVICE_USER, self.data.service_password()
+
+    def calendar_path(self, user: str) -> str:
+        return f"{embedded.DAV_PREFIX}/{user}/actions/"
+
+    def calendar_url(self, user: str) -> str:
+        return f"{self.base_url}{self.calendar_path(user)}"

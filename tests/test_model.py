@@ -1,0 +1,177 @@
+"""The pure action model: no server, no web."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from server import model
+from tests.compare import lost
+
+NOW = dt.datetime(2026, 12, 3, 9, 30, tzinfo=dt.UTC)
+PAGE = "https://crm.example.org/a/token-1"
+LINKS = [model.Link.named("account", "ACME"), model.Link.named("contact", "Jane Doe"),
+         model.Link.named("opportunity", "Renewal 2027"), model.Link.named("project", "Q1")]
+
+
+def task(**kw):
+    return model.new("Call the buyer", "call", dt.date(2026, 12, 1), LINKS, uid="t-1",
+                     now=NOW, **kw)
+
+
+def comp(cal):
+    return model.main_component(cal)
+
+
+def test_new_task_is_vtodo_with_kind_and_links():
+    cal = task()
+    action = model.read(cal)
+    assert action.component == "VTODO" and action.kind == "call"
+    assert action.when == dt.date(2026, 12, 1)
+    assert {k: link.label for k, link in action.links.items()} == {
+        "account": "ACME", "contact": "Jane Doe", "opportunity": "Renewal 2027", "project": "Q1"}
+    text = model.to_text(cal)
+    assert 'X-FOLLOWUP-ACCOUNT;LABEL=ACME:urn:followup:account:ACME' in text
+    assert "RELATED-TO" not in text
+    assert not action.closed
+
+
+def test_meeting_is_vevent_with_an_hour():
+    start = dt.datetime(2026, 12, 8, 14, 0, tzinfo=ZoneInfo("Europe/Paris"))
+    cal = model.new("Meet the buyer", "meeting", start, now=NOW)
+    c = comp(cal)
+    assert c.name == "VEVENT"
+    assert c["DTEND"].dt - c["DTSTART"].dt == dt.timedelta(hours=1)
+    assert "BEGIN:VTIMEZONE" in model.to_text(cal)  # every TZID has its VTIMEZONE
+
+
+def test_close_task_writes_all_three_marks_and_bumps_sequence():
+    closed = model.close(task(), NOW)
+    c = comp(closed)
+    assert str(c["STATUS"]) == "COMPLETED"
+    assert c["COMPLETED"].dt == NOW
+    assert int(c["PERCENT-COMPLETE"]) == 100
+    assert c[model.PROP_CLOSED].dt == NOW
+    assert int(c["SEQUENCE"]) == 1 and c["DTSTAMP"].dt == NOW and c["LAST-MODIFIED"].dt == NOW
+    assert model.read(closed).closed
+
+
+def test_closing_twice_changes_nothing():
+    once = model.close(task(), NOW)
+    twice = model.close(once, NOW + dt.timedelta(hours=1))
+    assert model.to_text(once) == model.to_text(twice)
+
+
+@pytest.mark.parametrize("mark", ["STATUS:COMPLETED", "COMPLETED:20261202T090000Z",
+                                  "PERCENT-COMPLETE:100"])
+def test_any_one_mark_reads_as_closed(mark):
+    text = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VTODO\r\nUID:u\r\n"
+            f"DTSTAMP:20261201T000000Z\r\nSUMMARY:s\r\n{mark}\r\nEND:VTODO\r\nEND:VCALENDAR\r\n")
+    assert model.read(model.parse(text)).closed
+
+
+def test_close_event_marks_summary_and_closed_at():
+    cal = model.new("Meet", "meeting", dt.date(2026, 12, 8), now=NOW)
+    closed = model.close(cal, NOW)
+    c = comp(closed)
+    assert str(c["SUMMARY"]) == model.CLOSED_MARK + "Meet"
+    assert "STATUS" not in c  # CANCELLED would mean something else
+    action = model.read(closed)
+    assert action.closed and action.summary == "Meet"
+
+
+def test_reopen_removes_every_mark():
+    reopened = model.reopen(model.close(task(), NOW), NOW)
+    c = comp(reopened)
+    assert not model.read(reopened).closed
+    assert "COMPLETED" not in c and "PERCENT-COMPLETE" not in c and model.PROP_CLOSED not in c
+    assert str(c["STATUS"]) == "NEEDS-ACTION"
+
+
+def test_successor_keeps_links_and_chains_back():
+    pred = task()
+    nxt = model.successor(pred, "Send the quote", dt.date(2026, 12, 10), "email",
+                          predecessor_href="t-1.ics", now=NOW)
+    a = model.read(nxt)
+    assert a.kind == "email" and a.summary == "Send the quote"
+    assert a.links == model.read(pred).links
+    assert a.previous == "t-1"
+    assert comp(nxt)[model.PROP_PREVIOUS].params["X-HREF"] == "t-1.ics"
+    assert a.uid == model.successor_uid("t-1", 0)
+
+
+def test_successor_uid_is_stable_per_generation():
+    assert model.successor_uid("a", 0) == model.successor_uid("a", 0)
+    assert model.successor_uid("a", 0) != model.successor_uid("a", 1)
+    assert model.successor_uid("a", 0) != model.successor_uid("b", 0)
+
+
+def test_close_and_link_points_at_successor_once():
+    linked = model.close_and_link(task(), "n-1", "n-1.ics", NOW)
+    a = model.read(linked)
+    assert a.closed and a.next == "n-1"
+    again = model.close_and_link(linked, "n-1", "n-1.ics", NOW + dt.timedelta(minutes=1))
+    assert model.to_text(again) == model.to_text(linked)
+
+
+def test_stamp_puts_link_in_url_page_and_description_last_line():
+    cal = model.stamp(task(description="Ask about volumes"), PAGE)
+    c = comp(cal)
+    assert str(c["URL"]) == PAGE and c["URL"].params["VALUE"] == "URI"
+    assert str(c[model.PROP_PAGE]) == PAGE
+    assert str(c["DESCRIPTION"]).split("\n")[-1] == "followup: " + PAGE
+    assert model.read(cal).description == "Ask about volumes"
+
+
+def test_stamp_is_idempotent_and_replaces_an_old_link():
+    once = model.stamp(task(), PAGE)
+    assert model.to_text(model.stamp(once, PAGE)) == model.to_text(once)
+    moved = model.stamp(once, PAGE + "-new")
+    c = comp(moved)
+    assert str(c["URL"]) == PAGE + "-new"
+    assert str(c["DESCRIPTION"]) == "followup: " + PAGE + "-new"
+
+
+def test_stamp_never_overwrites_the_users_own_url():
+    cal = task()
+    comp(cal).add("URL", "https://meet.example.org/room-42", parameters={"VALUE": "URI"})
+    c = comp(model.stamp(cal, PAGE))
+    assert str(c["URL"]) == "https://meet.example.org/room-42"
+    assert str(c[model.PROP_PAGE]) == PAGE
+
+
+def test_parse_due_accepts_day_and_time():
+    paris = ZoneInfo("Europe/Paris")
+    assert model.parse_due("2026-12-10", paris) == dt.date(2026, 12, 10)
+    assert model.parse_due("2026-12-10T14:30", paris) == dt.datetime(2026, 12, 10, 14, 30,
+                                                                     tzinfo=paris)
+    with pytest.raises(model.ActionError, match="YYYY-MM-DD"):
+        model.parse_due("next tuesday", paris)
+
+
+def test_parse_refuses_non_calendar_with_a_reason():
+    with pytest.raises(model.ActionError):
+        model.parse("hello")
+    with pytest.raises(model.ActionError, match="no VTODO or VEVENT"):
+        model.parse("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n")
+
+
+def test_postpone_moves_due():
+    moved = model.postpone(task(), dt.timedelta(days=3), NOW)
+    assert model.read(moved).when == dt.date(2026, 12, 4)
+
+
+def test_new_refuses_empty_summary_and_unknown_kind():
+    with pytest.raises(model.ActionError, match="summary"):
+        model.new("  ")
+    with pytest.raises(model.ActionError, match="kind"):
+        model.new("x", "lunch")
+
+
+def test_new_action_round_trips_through_text():
+    cal = task()
+    again = model.parse(model.to_text(cal))
+    assert lost(model.to_text(cal), model.to_text(again)) == []
+    assert model.read(again) == model.read(cal)
