@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import re
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from server import model
@@ -76,3 +77,92 @@ def test_pages_need_a_login(client):
     response = client.get("/week", headers=wrong)
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"].startswith("Basic")
+
+
+def waiting_list(html: str) -> str:
+    """The "opportunities with no next step" list of the page ("" when there is none)."""
+    found = re.search(r'<ul class="plain waiting">(.*?)</ul>', html, re.S)
+    return found.group(1) if found else ""
+
+
+def chain_of_three(alice: Store, live):
+    """Meeting → quote → call on one opportunity, the first two closed, made the product's way."""
+    first = add(alice, live, "alice", "Discovery meeting", today() - dt.timedelta(days=9),
+                links=(("opportunity", "Renewal 2027"), ("account", "ACME")))
+    _, second = alice.close_and_create(first.path, "Send the quote",
+                                       today() - dt.timedelta(days=5), "email")
+    _, third = alice.close_and_create(second.path, "Call about the quote",
+                                      today() + dt.timedelta(days=2), "call")
+    return first, second, third
+
+
+def test_opportunity_page_shows_the_chain_in_order_with_the_next_step(client, live, alice):
+    first, second, third = chain_of_three(alice, live)
+    # A later, unrelated action with an earlier date must not break the chain's order.
+    add(alice, live, "alice", "Other deal", today(), links=(("opportunity", "Other"),))
+    uri = model.Link.named("opportunity", "Renewal 2027").uri
+    html = page(client, "/records/opportunity/view?" + urlencode({"uri": uri}))
+    uids = re.findall(r'<li class="step[^"]*" data-uid="([^"]+)"', html)
+    assert uids == [first.action.uid, second.action.uid, third.action.uid]
+    assert re.search(r'class="step next-step" data-uid="' + third.action.uid, html)
+    assert "<s>Discovery meeting</s>" in html and "<s>Send the quote</s>" in html
+
+
+def test_no_next_step_lists_only_opportunities_whose_actions_are_all_closed(client, live, alice):
+    chain_of_three(alice, live)  # Renewal 2027 has an open action
+    done = add(alice, live, "alice", "Lost deal debrief", today() - dt.timedelta(days=3),
+               links=(("opportunity", "Lost deal"), ("contact", "Jane Doe")))
+    alice.close(done.path)
+    html = page(client, "/records/opportunity")
+    waiting = waiting_list(html)
+    assert "Lost deal" in waiting and "Renewal 2027" not in waiting
+    # One click plans the next step: a task linked to it (and to the same contact), opened.
+    response = client.post("/records/opportunity/plan", headers=basic(), data={
+        "csrf_token": csrf(html), "uri": model.Link.named("opportunity", "Lost deal").uri})
+    assert response.status_code == 303 and response.headers["Location"].startswith("/a/")
+    opened = page(client, response.headers["Location"])
+    assert "Next step: Lost deal" in opened and "Jane Doe" in opened
+    assert "Lost deal" not in waiting_list(page(client, "/records/opportunity"))
+    planned = alice.neighbour(alice.get(done.path), "next")
+    assert planned is not None and not planned.action.closed
+    assert planned.action.links["opportunity"].label == "Lost deal"
+
+
+def test_outcome_undo_and_postpone_are_in_the_stored_item(client, live, alice):
+    due = today() - dt.timedelta(days=1)
+    item = add(alice, live, "alice", "Call the buyer", due)
+    html = page(client, "/overdue")
+    url = form_action(html, "close", "Call the buyer")
+    token = url.rsplit("/", 1)[0]
+    client.post(url, headers=basic(), data={"csrf_token": csrf(html), "outcome": "Wants a demo"})
+    stored = alice.get(item.path)  # alice's own CalDAV view of the item
+    assert stored.action.closed
+    assert "X-FOLLOWUP-OUTCOME:Wants a demo" in model.to_text(stored.cal)
+    html = page(client, token)
+    assert "Wants a demo" in html and "Reopen" in html
+    response = client.post(token + "/reopen", headers=basic(), data={"csrf_token": csrf(html)})
+    assert response.status_code == 303
+    assert not alice.get(item.path).action.closed
+    html = page(client, token)
+    response = client.post(token + "/postpone", headers=basic(),
+                           data={"csrf_token": csrf(html), "days": "7"})
+    assert response.status_code == 303
+    assert alice.get(item.path).action.when == due + dt.timedelta(days=7)
+    assert "DUE;VALUE=DATE:" + (due + dt.timedelta(days=7)).strftime("%Y%m%d") in \
+        model.to_text(alice.get(item.path).cal)
+
+
+def test_undo_of_close_and_create_can_delete_the_successor(client, live, alice):
+    item = add(alice, live, "alice", "Meet the buyer", today() - dt.timedelta(days=2))
+    _, successor = alice.close_and_create(item.path, "Send the minutes", today(), "email")
+    html = page(client, "/week?date=" + (today() - dt.timedelta(days=2)).isoformat())
+    token = re.search(r'href="(/a/[^"?]+)\?back=[^"]*">\s*<span class="time">[^<]*</span>\s*'
+                      r'<s>Meet the buyer</s>', html).group(1)
+    html = page(client, token)
+    assert "Send the minutes" in html and 'value="delete"' in html
+    response = client.post(token + "/reopen", headers=basic(),
+                           data={"csrf_token": csrf(html), "successor": "delete"})
+    assert response.status_code == 303
+    assert alice.find(successor.path) is None
+    again = alice.get(item.path).action
+    assert not again.closed and again.next is None
