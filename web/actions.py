@@ -100,7 +100,7 @@ def read_next_form(suffix: str = "") -> tuple[dict[str, str], model.Moment | Non
 def close_and_create_one(stored: Stored, when: model.Moment | None, form: dict[str, str],
                          kind: str | None, generation: int | None, outcome: str) -> Stored:
     """Close `stored` and create the next action; flashes where the new one is."""
-    _, successor = store().close_and_create(stored.path, form["summary"], when, kind,
+    _closed, successor = store().close_and_create(stored.path, form["summary"], when, kind,
                                             generation, outcome=outcome)
     flash({"text": _("Closed: %(closed)s. Next: %(next)s",
                      closed=stored.action.summary, next=form["summary"]),
