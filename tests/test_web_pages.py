@@ -166,3 +166,45 @@ def test_undo_of_close_and_create_can_delete_the_successor(client, live, alice):
     assert alice.find(successor.path) is None
     again = alice.get(item.path).action
     assert not again.closed and again.next is None
+
+
+def test_summaries_are_escaped_everywhere(client, live, alice):
+    evil = '<img src=x onerror="alert(1)">'
+    item = add(alice, live, "alice", evil, today() - dt.timedelta(days=1),
+               links=(("opportunity", evil),))
+    alice.close_and_create(item.path, evil + " again", today() - dt.timedelta(days=1))
+    uri = model.Link.named("opportunity", evil).uri
+    for url in ("/overdue", f"/week?date={today() - dt.timedelta(days=1)}",
+                "/records/opportunity", "/records/opportunity/view?" + urlencode({"uri": uri})):
+        html = page(client, url)
+        assert "<img" not in html, url
+        assert "&lt;img" in html, url
+
+
+def test_close_and_create_from_the_overdue_list_returns_to_it(client, live, alice):
+    item = add(alice, live, "alice", "Call the buyer", today() - dt.timedelta(days=2),
+               links=(("opportunity", "Deal"),))
+    html = page(client, "/overdue")
+    url = form_action(html, "close-and-create", "Call the buyer")
+    response = client.post(url, headers=basic(), data={
+        "csrf_token": csrf(html), "back": "/overdue", "summary": "Send the quote",
+        "due": today().isoformat(), "kind": "email", "generation": "0",
+        "outcome": "Interested"})
+    assert response.status_code == 303 and response.headers["Location"] == "/overdue"
+    after = page(client, "/overdue")
+    assert f'data-uid="{item.action.uid}"' not in after
+    assert "Next: Send the quote" in after
+    closed = alice.get(item.path).action
+    successor = alice.neighbour(alice.get(item.path), "next").action
+    assert closed.closed and closed.outcome == "Interested"
+    assert successor.summary == "Send the quote" and successor.kind == "email"
+    assert successor.links["opportunity"].label == "Deal"
+    # A bad date is refused with what to write, and nothing changes.
+    other = add(alice, live, "alice", "Second call", today() - dt.timedelta(days=2))
+    html = page(client, "/overdue")
+    response = client.post(form_action(html, "close-and-create", "Second call"),
+                           headers=basic(), data={"csrf_token": csrf(html), "summary": "x",
+                                                  "due": "next tuesday", "back": "/overdue"})
+    assert response.status_code == 400
+    assert "YYYY-MM-DD" in response.get_data(as_text=True)
+    assert not alice.get(other.path).action.closed

@@ -32,6 +32,7 @@ def init_app(app: Flask) -> None:
                    timezone_selector=lambda: current_app.config["TIMEZONE"])
     app.add_template_filter(moment, "moment")
     app.add_template_filter(day, "day")
+    app.add_template_filter(weekday, "weekday")
     app.add_template_filter(time_of, "time_of")
     app.context_processor(lambda: {"lang": str(get_locale() or "en"), "languages": LANGUAGES})
 
@@ -67,6 +68,11 @@ def day(value: dt.date | dt.datetime) -> str:
     if isinstance(value, dt.datetime):
         value = _local(value).date()
     return dates.format_skeleton("yMMMEd", value, locale=_locale())
+
+
+def weekday(value: dt.date) -> str:
+    """'Thu, Dec 3' / 'jeu. 3 déc.': a day of a week already named with its year."""
+    return dates.format_skeleton("MMMEd", value, locale=_locale())
 
 
 def time_of(value: dt.datetime) -> str:

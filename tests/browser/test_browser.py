@@ -30,6 +30,14 @@ def seed(alice, live) -> None:
     at_ten = dt.datetime.combine(now + dt.timedelta(days=1), dt.time(10, 0), zone)
     add(alice, live, "alice", "Demo for Initech", at_ten, "meeting",
         (("account", "Initech"), ("opportunity", "Initech roll-out")))
+    for days, hour, summary, kind, account in (
+            (2, 14, "Lunch with the Globex buyer", "meeting", "Globex"),
+            (3, 9, "Call the Initech IT lead", "call", "Initech"),
+            (1, None, "Prepare the Initech demo", "task", "Initech")):
+        when = now + dt.timedelta(days=days)
+        if hour is not None:
+            when = dt.datetime.combine(when, dt.time(hour, 0), zone)
+        add(alice, live, "alice", summary, when, kind, (("account", account),))
     lost = add(alice, live, "alice", "Debrief the Umbrella tender", now - dt.timedelta(days=6),
                "task", (("account", "Umbrella"), ("opportunity", "Umbrella tender")))
     alice.close(lost.path, outcome="Lost on price")
