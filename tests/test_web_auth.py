@@ -43,7 +43,7 @@ def test_attempts_beyond_the_limit_are_refused_even_with_the_right_password(clie
     assert response.status_code == 429
     assert "Too many failed attempts" in response.get_data(as_text=True)
     # Basic auth counts against the same limit, and another user is not blocked by alice's.
-    assert client.get("/overdue", headers=basic("alice")).status_code == 401
+    assert client.get("/overdue", headers=basic("alice")).status_code == 429
     assert login(client, "bob", PEOPLE["bob"]).status_code == 303
 
 
@@ -84,3 +84,19 @@ def test_pages_never_show_another_users_actions(client, live, alice):
     assert response.status_code == 303
     assert not bob.get(theirs.path).action.closed
     assert alice.get(mine.path).action.closed
+
+
+def test_the_limit_is_per_user_and_address_and_slides_with_time():
+    now = [1000.0]
+    attempts = Attempts(3, 60, clock=lambda: now[0])
+    for _ in range(3):
+        attempts.failed("Alice", "10.0.0.1")
+    assert attempts.blocked("alice", "10.0.0.1")
+    assert not attempts.blocked("alice", "10.0.0.2") and not attempts.blocked("bob", "10.0.0.1")
+    now[0] += 59
+    assert attempts.blocked("alice", "10.0.0.1")
+    now[0] += 2
+    assert not attempts.blocked("alice", "10.0.0.1")
+    attempts.failed("alice", "10.0.0.1")
+    attempts.succeeded("alice", "10.0.0.1")
+    assert not attempts.blocked("alice", "10.0.0.1")

@@ -32,13 +32,15 @@ from web.calendar import make_store
 from web.i18n import safe_target
 
 bp = Blueprint("auth", __name__)
+MAX_TRACKED = 10_000
 
 
 class Attempts:
     """Failed logins per (user, address) in a sliding window; thread-safe, in memory."""
 
-    def __init__(self, limit: int, window: float) -> None:
-        self.limit, self.window = limit, window
+    def __init__(self, limit: int, window: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit, self.window, self.clock = limit, window, clock
         self._failures: dict[tuple[str, str], deque[float]] = defaultdict(deque)
         self._lock = threading.Lock()
 
@@ -50,12 +52,15 @@ class Attempts:
 
     def blocked(self, user: str, address: str) -> bool:
         with self._lock:
-            return len(self._recent((user.casefold(), address), time.monotonic())) >= self.limit
+            return len(self._recent((user.casefold(), address), self.clock())) >= self.limit
 
     def failed(self, user: str, address: str) -> None:
         with self._lock:
-            now = time.monotonic()
+            now = self.clock()
             self._recent((user.casefold(), address), now).append(now)
+            if len(self._failures) > MAX_TRACKED:  # many names tried: forget the stale ones
+                for key in [k for k in self._failures if not self._recent(k, now)]:
+                    del self._failures[key]
 
     def succeeded(self, user: str, address: str) -> None:
         with self._lock:
@@ -106,15 +111,15 @@ def current_user() -> str | None:
 
 
 def _basic_user() -> str | None | bool:
-    """The user of a valid Basic Authorization header; False if one was sent but is wrong."""
+    """The user of a valid Basic Authorization header; False if one was sent but is wrong.
+
+    TooManyAttempts if that user name failed too often from this address lately.
+    """
     auth = request.authorization
     if auth is None or auth.type != "basic":
         return None
     user, password = auth.parameters.get("username") or "", auth.parameters.get("password") or ""
-    try:
-        return user if check(user, password) else False
-    except TooManyAttempts:
-        return False
+    return user if check(user, password) else False
 
 
 def login_required(view: Callable) -> Callable:
@@ -122,7 +127,10 @@ def login_required(view: Callable) -> Callable:
 
     @functools.wraps(view)
     def wrapped(*args, **kwargs):
-        basic = _basic_user()
+        try:
+            basic = _basic_user()
+        except TooManyAttempts:
+            return render_template("auth/denied.html", blocked=True), 429
         if basic is False:
             return (render_template("auth/denied.html"), 401,
                     {"WWW-Authenticate": 'Basic realm="followup", charset="UTF-8"'})
