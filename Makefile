@@ -26,7 +26,7 @@ messages: $(INSTALLED)
 	$(BIN)/pybabel extract -F web/babel.cfg -k lazy_gettext -o web/translations/messages.pot \
 		--no-location --omit-header --sort-output .
 	$(BIN)/pybabel update -i web/translations/messages.pot -d web/translations \
-		--no-location --omit-header --width 100
+		--width 100 --ignore-obsolete
 
 run: $(INSTALLED) translations
 	$(BIN)/followup serve --data var
