@@ -39,9 +39,12 @@ def test_every_text_of_the_pages_is_translated_into_french():
     wanted = {message[2] if isinstance(message[2], str) else message[2][0]
               for message in extract_from_dir(
                   str(WEB), method_map=[("**.py", "python"), ("templates/**.html", "jinja2")],
-                  keywords={"_": None, "gettext": None, "lazy_gettext": None})}
+                  keywords={"_": None, "gettext": None, "lazy_gettext": None,
+                            "ngettext": (1, 2)})}
     with open(WEB / "translations/fr/LC_MESSAGES/messages.po", "rb") as handle:
-        french = {m.id: m.string for m in read_po(handle) if m.id}
+        french = {(m.id if isinstance(m.id, str) else m.id[0]):
+                  (m.string if isinstance(m.string, str) else all(m.string) and m.string[0])
+                  for m in read_po(handle) if m.id}
     missing = sorted(text for text in wanted if not french.get(text))
     assert not missing, "run `make messages` and translate: " + ", ".join(missing)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from server import agenda, model
 from server.store import Conflict, Stored
@@ -98,6 +99,6 @@ def close_many():
         except Conflict:
             flash(_("%(summary)s changed at the same moment: check it and close it again.",
                     summary=stored.action.summary))
-    flash(_("%(count)d action(s) closed.", count=done))
+    flash(ngettext("%(num)d action closed.", "%(num)d actions closed.", done))
     return redirect(url_for("overdue.show"), code=303)
 

@@ -147,7 +147,7 @@ def test_bulk_close_asks_per_action_whether_a_next_one_follows(browser, live, al
     jane.get_by_label("Next action").fill("Book the signing meeting")
     page.screenshot(path=shots / "bulk-desktop.png", full_page=True)
     page.get_by_role("button", name="Close them").click()
-    expect(page.locator(".flash").last).to_contain_text("2 action(s) closed.")
+    expect(page.locator(".flash").last).to_contain_text("2 actions closed.")
     expect(page.locator("li.item", has_text="Call Jane about the renewal")).to_have_count(0)
     expect(page.locator("li.item", has_text="Send the Globex proposal")).to_have_count(0)
     names = {s.action.summary: s.action for s in alice.list(live.calendar_path("alice"))}
