@@ -208,3 +208,14 @@ def test_close_and_create_from_the_overdue_list_returns_to_it(client, live, alic
     assert response.status_code == 400
     assert "YYYY-MM-DD" in response.get_data(as_text=True)
     assert not alice.get(other.path).action.closed
+
+
+def test_errors_say_what_to_do(client):
+    response = client.get("/a/not-a-token")
+    assert response.status_code == 404
+    assert "check that it was copied whole" in response.get_data(as_text=True)
+    response = client.post("/logout")  # no CSRF token
+    assert response.status_code == 400
+    assert "reload the page and send it again" in response.get_data(as_text=True)
+    response = client.get("/week?date=tuesday", headers=basic())
+    assert response.status_code == 400 and "YYYY-MM-DD" in response.get_data(as_text=True)

@@ -11,7 +11,7 @@ import os
 from typing import Any
 
 from flask import Flask
-from flask_wtf.csrf import CSRFProtect
+from flask_wtf.csrf import CSRFError, CSRFProtect
 
 csrf = CSRFProtect()
 
@@ -56,7 +56,27 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     for module in (home, auth, i18n, actions, overdue, week, records):
         app.register_blueprint(module.bp)
     app.after_request(_security_headers)
+    app.register_error_handler(404, _not_found)
+    app.register_error_handler(CSRFError, _form_expired)
     return app
+
+
+def _not_found(_exc):
+    from flask import render_template
+    from flask_babel import gettext as _
+
+    return render_template("error.html", message=_(
+        "There is nothing here. If you followed a link from your calendar, check that it "
+        "was copied whole; otherwise start again from the overdue actions.")), 404
+
+
+def _form_expired(_exc):
+    from flask import render_template
+    from flask_babel import gettext as _
+
+    return render_template("error.html", message=_(
+        "This form could not be accepted (it was too old, or sent from elsewhere). Go back, "
+        "reload the page and send it again.")), 400
 
 
 def _security_headers(response):
