@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 csrf = CSRFProtect()
@@ -61,7 +61,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     return app
 
 
-def _not_found(_exc):
+def _not_found(_exc: Exception) -> tuple[str, int]:
     from flask import render_template
     from flask_babel import gettext as _
 
@@ -70,7 +70,7 @@ def _not_found(_exc):
         "was copied whole; otherwise start again from the overdue actions.")), 404
 
 
-def _form_expired(_exc):
+def _form_expired(_exc: Exception) -> tuple[str, int]:
     from flask import render_template
     from flask_babel import gettext as _
 
@@ -79,7 +79,7 @@ def _form_expired(_exc):
         "reload the page and send it again.")), 400
 
 
-def _security_headers(response):
+def _security_headers(response: Response) -> Response:
     response.headers.setdefault(
         "Content-Security-Policy",
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
@@ -51,7 +52,8 @@ def suggestion(action: model.Action) -> dict[str, str]:
     }
 
 
-def render_action(stored: Stored, error: str = "", form: dict | None = None, status: int = 200):
+def render_action(stored: Stored, error: str = "", form: dict | None = None,
+                  status: int = 200) -> ResponseReturnValue:
     action = stored.action
     chain = {which: store().neighbour(stored, which) for which in ("previous", "next")}
     return render_template(
@@ -62,19 +64,19 @@ def render_action(stored: Stored, error: str = "", form: dict | None = None, sta
         back=safe_target(request.values.get("back"), "")), status
 
 
-def _done(token: str):
+def _done(token: str) -> ResponseReturnValue:
     """Where a successful POST goes: back to the list it came from, else the action page."""
     return redirect(safe_target(request.form.get("back"),
                                 url_for("actions.show", token=token)), code=303)
 
 
 @bp.get("/<token>")
-def show(token: str):
+def show(token: str) -> ResponseReturnValue:
     return render_action(load(token))
 
 
 @bp.post("/<token>/close")
-def close(token: str):
+def close(token: str) -> ResponseReturnValue:
     stored = load(token)
     try:
         store().close(stored.path, outcome=request.form.get("outcome", ""))
@@ -109,7 +111,7 @@ def close_and_create_one(stored: Stored, when: model.Moment | None, form: dict[s
 
 
 @bp.post("/<token>/close-and-create")
-def close_and_create(token: str):
+def close_and_create(token: str) -> ResponseReturnValue:
     stored = load(token)
     form = {name: request.form.get(name, "").strip() for name in ("summary", "due", "kind")}
     try:
@@ -127,7 +129,7 @@ def close_and_create(token: str):
 
 
 @bp.post("/<token>/postpone")
-def postpone(token: str):
+def postpone(token: str) -> ResponseReturnValue:
     stored = load(token)
     days = _int(request.form.get("days"))
     if days not in DELAYS:
@@ -141,7 +143,7 @@ def postpone(token: str):
 
 
 @bp.post("/<token>/reopen")
-def reopen(token: str):
+def reopen(token: str) -> ResponseReturnValue:
     """Undo a close; the successor it made is deleted only if the user asks (and it is open)."""
     stored = load(token)
     successor = store().neighbour(stored, "next")
@@ -169,7 +171,7 @@ def _int(text: str | None) -> int | None:
 
 
 @bp.app_errorhandler(StoreError)
-def calendar_unavailable(exc: StoreError):
+def calendar_unavailable(exc: StoreError) -> ResponseReturnValue:
     return render_template("error.html", message=_(
         "The calendar server did not answer as expected. Try again in a moment; if it "
         "lasts, tell whoever runs followup.")), 503

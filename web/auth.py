@@ -25,6 +25,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from server.store import StoreError
@@ -126,7 +127,7 @@ def login_required(view: Callable) -> Callable:
     """Let the signed-in user (session or Basic auth) in; send others to the login form."""
 
     @functools.wraps(view)
-    def wrapped(*args, **kwargs):
+    def wrapped(*args, **kwargs) -> ResponseReturnValue:
         try:
             basic = _basic_user()
         except TooManyAttempts:
@@ -143,7 +144,7 @@ def login_required(view: Callable) -> Callable:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login():
+def login() -> ResponseReturnValue:
     target = safe_target(request.values.get("next"), url_for("overdue.show"))
     if request.method == "GET":
         if session.get("user"):
@@ -167,6 +168,6 @@ def login():
 
 
 @bp.post("/logout")
-def logout():
+def logout() -> ResponseReturnValue:
     session.clear()
     return redirect(url_for("auth.login"), code=303)

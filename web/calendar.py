@@ -3,6 +3,7 @@ signed-in user's own calendars (never another user's)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import posixpath
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
@@ -38,7 +39,7 @@ def store() -> Store:
     return g.store
 
 
-def zone():
+def zone() -> dt.tzinfo:
     return local_zone(current_app.config["TIMEZONE"])
 
 

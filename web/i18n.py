@@ -7,6 +7,7 @@ import datetime as dt
 
 from babel import dates
 from flask import Blueprint, Flask, current_app, redirect, request
+from flask.typing import ResponseReturnValue
 from flask_babel import Babel, get_locale
 from flask_babel import gettext as _
 
@@ -45,7 +46,7 @@ def safe_target(target: str | None, default: str = "/") -> str:
 
 
 @bp.get("/lang/<code>")
-def switch(code: str):
+def switch(code: str) -> ResponseReturnValue:
     """Remember the chosen language in a cookie and go back to the page the user was on."""
     response = redirect(safe_target(request.args.get("next")), code=303)
     if code in LANGUAGES:

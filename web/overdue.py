@@ -4,6 +4,7 @@ place, and a bulk close that asks, per action, whether to create the next one.""
 from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
@@ -31,7 +32,7 @@ def _context() -> dict:
 
 @bp.get("")
 @login_required
-def show():
+def show() -> ResponseReturnValue:
     items = agenda.overdue(user_items(g.user), model.utcnow(), zone())
     return render_template("overdue/list.html", items=items, **_context())
 
@@ -53,7 +54,7 @@ def _selected(names: list[str]) -> list[Stored]:
 
 @bp.post("/close-selected")
 @login_required
-def confirm():
+def confirm() -> ResponseReturnValue:
     """Step 1 of the bulk close: ask, for each selected action, whether a next one follows."""
     chosen = _selected(request.form.getlist("t"))
     if not chosen:
@@ -66,7 +67,7 @@ def confirm():
 
 @bp.post("/close-many")
 @login_required
-def close_many():
+def close_many() -> ResponseReturnValue:
     """Step 2: close each one, creating its next action where that was chosen."""
     chosen = _selected(request.form.getlist("t"))
     rows, errors = [], []

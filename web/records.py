@@ -7,6 +7,7 @@ import datetime as dt
 from urllib.parse import urlencode
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
@@ -29,7 +30,7 @@ def _kind(kind: str) -> str:
 
 @bp.get("/<kind>")
 @login_required
-def index(kind: str):
+def index(kind: str) -> ResponseReturnValue:
     kind = _kind(kind)
     found = agenda.records(user_items(g.user), kind)
     waiting = [r for r in found if not r.open]
@@ -41,7 +42,7 @@ def index(kind: str):
 
 @bp.get("/<kind>/view")
 @login_required
-def show(kind: str):
+def show(kind: str) -> ResponseReturnValue:
     kind = _kind(kind)
     found = agenda.record(user_items(g.user), kind, request.args.get("uri", ""))
     if found is None:
@@ -53,7 +54,7 @@ def show(kind: str):
 
 @bp.post("/<kind>/plan")
 @login_required
-def plan(kind: str):
+def plan(kind: str) -> ResponseReturnValue:
     """Plan the next step of a record with none: a task after its last action, same links."""
     kind = _kind(kind)
     found = agenda.record(user_items(g.user), kind, request.form.get("uri", ""))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Blueprint, g, render_template, request
+from flask.typing import ResponseReturnValue
 
 from server import agenda
 from web.actions import KIND_LABELS
@@ -17,7 +18,7 @@ bp = Blueprint("week", __name__, url_prefix="/week")
 
 @bp.get("")
 @login_required
-def show():
+def show() -> ResponseReturnValue:
     today = dt.datetime.now(zone()).date()
     error = ""
     try:
