@@ -219,3 +219,11 @@ def test_errors_say_what_to_do(client):
     assert "reload the page and send it again" in response.get_data(as_text=True)
     response = client.get("/week?date=tuesday", headers=basic())
     assert response.status_code == 400 and "YYYY-MM-DD" in response.get_data(as_text=True)
+
+
+def test_a_user_without_calendars_sees_empty_pages(client, live):
+    import shutil
+
+    shutil.rmtree(live.data.collections / "collection-root" / "bob")
+    for url in ("/overdue", "/week", "/records/opportunity"):
+        assert client.get(url, headers=basic("bob")).status_code == 200, url

@@ -8,6 +8,7 @@ import posixpath
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
 import caldav
+from caldav.lib.error import NotFoundError
 from flask import current_app, g
 
 from server.agenda import Item
@@ -70,6 +71,8 @@ def user_calendars(user: str) -> list[str]:
     try:
         found = caldav.CalendarSet(client=account.client, url=urljoin(account.url, home))
         paths = [unquote(urlsplit(str(cal.url)).path) for cal in found.calendars()]
+    except NotFoundError:
+        return []  # no calendar yet: nothing to show
     except Exception as exc:
         raise StoreError(f"cannot list the calendars of {user}: {exc}") from exc
     return [path for path in paths if path.startswith(home) and path != home]
