@@ -13,7 +13,7 @@ $(INSTALLED): pyproject.toml
 	touch $(INSTALLED)
 
 run: $(INSTALLED)
-	$(BIN)/followup serve --data var
+	$(BIN)/followup serve --data var --radicale-config config/radicale.ini
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
