@@ -25,8 +25,9 @@ class Page:
 
     def form(self, action: str) -> tuple[str, dict[str, str]]:
         """The target and the pre-filled fields of <form data-action="...">."""
-        match = re.search(r'<form[^>]*action="([^"]+)"[^>]*data-action="%s"[^>]*>(.*?)</form>'
-                          % re.escape(action), self.html, re.S)
+        pattern = (r'<form[^>]*action="([^"]+)"[^>]*data-action="' + re.escape(action)
+                   + r'"[^>]*>(.*?)</form>')
+        match = re.search(pattern, self.html, re.S)
         if match is None:
             raise AssertionError(f"no {action!r} form on {self.url}")
         target, body = unescape(match.group(1)), match.group(2)
