@@ -134,7 +134,8 @@ class Store:
         wanted = name or "actions"
         for calendar in calendars:
             path = urlsplit(str(calendar.url)).path
-            if path.rstrip("/").rsplit("/", 1)[-1] == wanted or calendar.name == wanted:
+            if path.rstrip("/").rsplit("/", 1)[-1] == wanted or (
+                    calendar.get_display_name() == wanted):
                 return path
         if name:
             raise StoreError(f"no calendar called {name!r} in this account")
