@@ -72,3 +72,23 @@ def test_case_is_followed_by_a_valid_successor(live, case):
     assert action.page and action.page in next_page.url
     # Valid for every client: repairing it changes nothing but what repair always adds.
     assert model.to_text(model.repair(successor)) == model.to_text(successor)
+
+
+def test_radicale_runs_with_strict_preconditions(live):
+    """An overwrite without If-Match is refused: every writer must say what it read."""
+    client = Client(live.base_url, "alice", PEOPLE["alice"])
+    path = live.calendar_path("alice") + "strict.ics"
+    text = case_files()[0].read_text()
+    assert client.put(path, text).status_code == 201
+    response = client.http.put(client.url(path), data=text.encode(),
+                               headers={"Content-Type": "text/calendar"}, timeout=30)
+    assert response.status_code == 412
+
+
+def test_items_outside_the_actions_calendar_are_left_alone(live):
+    client = Client(live.base_url, "alice", PEOPLE["alice"])
+    made = client.http.request("MKCALENDAR", client.url("/dav/alice/holidays/"), timeout=30)
+    assert made.status_code == 201
+    sent = case_files()[0].read_text()
+    assert client.put("/dav/alice/holidays/h.ics", sent).status_code == 201
+    assert model.PROP_PAGE not in client.text("/dav/alice/holidays/h.ics")
