@@ -29,7 +29,7 @@ messages: $(INSTALLED)
 		--width 100 --ignore-obsolete
 
 run: $(INSTALLED) translations
-	$(BIN)/followup serve --data var
+	$(BIN)/followup serve --data var --radicale-config config/radicale.ini
 
 # Rewrites docs/screenshots/*.png from the browser test (needs chromium).
 screenshots: $(INSTALLED) translations
