@@ -22,9 +22,6 @@ DEFAULTS: dict[str, Any] = {
     # Where a user's calendars are, relative to CALDAV_URL ({user} is the login name).
     # Radicale: "{user}/"; Nextcloud: "calendars/{user}/" with CALDAV_URL ending in /dav/.
     "CALDAV_HOME": "{user}/",
-    # "basic" sends the password at once (one round trip less per page); None lets the
-    # client find out (digest servers need that).
-    "CALDAV_AUTH": "basic",
     "BASE_URL": "http://127.0.0.1:5232",
     "TIMEZONE": None,
     "WTF_CSRF_TIME_LIMIT": None,  # a page left open on a phone all day must still work

@@ -23,13 +23,7 @@ def tokens() -> PageTokens:
 
 def make_store(user: str | None, password: str | None) -> Store:
     cfg = current_app.config
-    account = Store(cfg["CALDAV_URL"], user, password, tokens=tokens(), base_url=cfg["BASE_URL"])
-    if user and cfg.get("CALDAV_AUTH") == "basic":
-        # Send the password with the first request: without this the client probes without
-        # it, and Radicale answers that 401 only after its 1 s anti-guessing delay.
-        account.client.auth_type = "basic"
-        account.client.build_auth_object(["basic"])
-    return account
+    return Store(cfg["CALDAV_URL"], user, password, tokens=tokens(), base_url=cfg["BASE_URL"])
 
 
 def store() -> Store:
