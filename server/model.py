@@ -557,3 +557,14 @@ def local_zone(name: str | None) -> dt.tzinfo:
         return ZoneInfo(name)
     except Exception as exc:
         raise ActionError(f"unknown time zone {name!r}: use a name such as Europe/Paris") from exc
+
+
+def unlink_next(cal: icalendar.Calendar, now: dt.datetime | None = None) -> icalendar.Calendar:
+    """Forget the action's successor (after it was deleted on undo). No successor: no change."""
+    cal = repair(cal)
+    comp = _main(cal)
+    if PROP_NEXT not in comp:
+        return cal
+    comp.pop(PROP_NEXT)
+    _touch(comp, now or utcnow())
+    return cal
