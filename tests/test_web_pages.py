@@ -8,6 +8,8 @@ import re
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from server import model
 from server.store import Store
 from tests.conftest import PEOPLE
@@ -227,3 +229,11 @@ def test_a_user_without_calendars_sees_empty_pages(client, live):
     shutil.rmtree(live.data.collections / "collection-root" / "bob")
     for url in ("/overdue", "/week", "/records/opportunity"):
         assert client.get(url, headers=basic("bob")).status_code == 200, url
+
+
+@pytest.mark.parametrize("target", ["/\t/evil.example", "/\n/evil.example", "//evil.example",
+                                    "https://evil.example/", "/\\evil.example"])
+def test_language_switch_never_redirects_off_site(client, target):
+    response = client.get("/lang/fr", query_string={"next": target})
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/"

@@ -90,7 +90,11 @@ def read_next_form(suffix: str = "") -> tuple[dict[str, str], model.Moment | Non
     """The next action as typed in a close-and-create form; ActionError says what is wrong."""
     form = {name: request.form.get(name + suffix, "").strip()
             for name in ("summary", "due", "kind")}
-    when = model.parse_due(form["due"], zone()) if form["due"] else None
+    try:
+        when = model.parse_due(form["due"], zone()) if form["due"] else None
+    except model.ActionError:
+        raise model.ActionError(_("%(value)s is not a date: write YYYY-MM-DD, or "
+                                  "YYYY-MM-DDTHH:MM for a time", value=form["due"])) from None
     kind = form["kind"] or None
     if kind is not None and kind not in model.KINDS:
         raise model.ActionError(_("unknown kind %(kind)s: choose one from the list", kind=kind))
@@ -104,8 +108,9 @@ def close_and_create_one(stored: Stored, when: model.Moment | None, form: dict[s
     """Close `stored` and create the next action; flashes where the new one is."""
     _closed, successor = store().close_and_create(stored.path, form["summary"], when, kind,
                                             generation, outcome=outcome)
+    # The successor may be one made earlier (a resubmitted form): name the one that exists.
     flash({"text": _("Closed: %(closed)s. Next: %(next)s",
-                     closed=stored.action.summary, next=form["summary"]),
+                     closed=stored.action.summary, next=successor.action.summary),
            "url": page_url(successor.path)})
     return successor
 

@@ -4,6 +4,7 @@ browser's Accept-Language; dates and times are written the way that language wri
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import urlsplit
 
 from babel import dates
 from flask import Blueprint, Flask, current_app, redirect, request
@@ -40,7 +41,10 @@ def init_app(app: Flask) -> None:
 
 def safe_target(target: str | None, default: str = "/") -> str:
     """A local path to go back to; anything else (another site, //host) gives `default`."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    if not target or any(ord(c) < 0x21 or c == "\\" for c in target):
+        return default  # browsers drop tabs and newlines: "/\t/evil" would become "//evil"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return default
     return target
 
