@@ -86,6 +86,13 @@ def _names(text: str) -> tuple[str, ...]:
     return tuple(n.strip() for n in text.split(",") if n.strip())
 
 
+def _same(cal, item: radicale_item.Item) -> bool:
+    try:
+        return cal.to_ical(sorted=True) == model.parse(item.serialize()).to_ical(sorted=True)
+    except Exception:
+        return False
+
+
 class Collection(multifilesystem.Collection):
     """A calendar whose uploads keep followup's format, indexed for O(1) lookups."""
 
@@ -238,6 +245,10 @@ class Storage(multifilesystem.Storage):
         elif not fixed:
             return item, ""
         stored = model.to_text(cal)
+        if old is not None and _same(cal, old):
+            # vobject re-sorts properties: a client re-uploading what it read must get the
+            # very same bytes (and ETag) back, or sync clients loop.
+            stored = old.serialize()
         if stored == text:
             return item, change
         try:
