@@ -7,7 +7,8 @@ client's text (parsed with icalendar, our reference parser) with what vobject ma
 and puts back, property name by property name, the client's lines wherever vobject's differ.
 
 Properties Radicale changes on purpose (its client workarounds) are left as Radicale made
-them: DURATION beside DTEND (Thunderbird) and EXDATE/RDATE value types (Evolution).
+them: DURATION beside DTEND (Thunderbird) and EXDATE/RDATE value types (Evolution), in
+events, tasks and journals only.
 Pure: no Radicale, no I/O.
 """
 
@@ -19,6 +20,7 @@ from collections import Counter
 import icalendar
 
 RADICALE_FIXES = frozenset({"DURATION", "EXDATE", "RDATE"})
+RADICALE_FIXED_COMPONENTS = frozenset({"VEVENT", "VTODO", "VJOURNAL"})
 
 
 def line_key(name: str, value) -> tuple[str, tuple, bytes]:
@@ -34,12 +36,22 @@ def _props(comp: icalendar.Component) -> list[tuple[str, object]]:
             if n.upper() not in ("BEGIN", "END")]
 
 
+def _by_key(comps: list) -> dict[tuple, list]:
+    """Subcomponents by (name, UID, RECURRENCE-ID), in order: vobject regroups them."""
+    found: dict[tuple, list] = {}
+    for comp in comps:
+        rid = comp.get("RECURRENCE-ID")
+        key = (comp.name, str(comp.get("UID", "")), rid.to_ical() if rid is not None else b"")
+        found.setdefault(key, []).append(comp)
+    return found
+
+
 def _restore_component(sent: icalendar.Component, parsed: icalendar.Component) -> int:
     """Put the client's lines back into `parsed`, name by name; the number of names fixed."""
     sent_props, parsed_props = _props(sent), _props(parsed)
     fixed = 0
     for name in dict.fromkeys(n for n, _ in sent_props):
-        if name in RADICALE_FIXES:
+        if name in RADICALE_FIXES and sent.name in RADICALE_FIXED_COMPONENTS:
             continue
         want = [v for n, v in sent_props if n == name]
         have = [v for n, v in parsed_props if n == name]
@@ -49,14 +61,13 @@ def _restore_component(sent: icalendar.Component, parsed: icalendar.Component) -
         for value in want:
             parsed.add(name, copy.deepcopy(value), encode=False)
         fixed += 1
-    for sub_sent, sub_parsed in zip(sent.subcomponents, parsed.subcomponents, strict=False):
-        if sub_sent.name == sub_parsed.name:
+    parsed_by_key = _by_key(parsed.subcomponents)
+    for key, subs in _by_key(sent.subcomponents).items():
+        have = parsed_by_key.get(key, [])
+        for sub_sent, sub_parsed in zip(subs, have, strict=False):
             fixed += _restore_component(sub_sent, sub_parsed)
-    # A subcomponent the parser dropped (never seen, but cheap to guard): take the client's.
-    if len(sent.subcomponents) > len(parsed.subcomponents) and all(
-            a.name == b.name for a, b in zip(sent.subcomponents, parsed.subcomponents,
-                                             strict=False)):
-        for extra in sent.subcomponents[len(parsed.subcomponents):]:
+        # A subcomponent the parser dropped: take the client's.
+        for extra in subs[len(have):]:
             parsed.add_component(copy.deepcopy(extra))
             fixed += 1
     return fixed
@@ -66,6 +77,6 @@ def restore_damaged(sent: icalendar.Calendar,
                     parsed: icalendar.Calendar) -> tuple[icalendar.Calendar, int]:
     """`parsed` with every property the client sent back as sent; (calendar, names fixed)."""
     parsed = copy.deepcopy(parsed)
-    if sent.name != parsed.name or len(sent.subcomponents) < len(parsed.subcomponents):
+    if sent.name != parsed.name:
         return parsed, 0
     return parsed, _restore_component(sent, parsed)

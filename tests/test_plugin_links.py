@@ -14,7 +14,12 @@ import icalendar
 import pytest
 
 from server import model
-from tests.test_plugin_dav import dav  # noqa: F401  (fixture)
+from tests.test_plugin_dav import Dav
+
+
+@pytest.fixture
+def dav(tmp_path) -> Dav:
+    return Dav(tmp_path / "var")
 
 LINKS = [model.Link("account", "https://crm.example.org/accounts/7", "ACME, Inc."),
          model.Link("contact", "mailto:jane@acme.example", "Jane Doe"),

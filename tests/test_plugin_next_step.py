@@ -13,7 +13,12 @@ import re
 import pytest
 
 from server import model, nextstep
-from tests.test_plugin_dav import Dav, dav  # noqa: F401  (fixture)
+from tests.test_plugin_dav import Dav
+
+
+@pytest.fixture
+def dav(tmp_path) -> Dav:
+    return Dav(tmp_path / "var")
 
 OPP = model.Link("opportunity", "urn:followup:opportunity:Renewal%202027", "Renewal 2027")
 ACCOUNT = model.Link("account", "urn:followup:account:ACME", "ACME")
@@ -30,7 +35,7 @@ def _client_edit(dav, href: str, add: list[str], drop: tuple[str, ...] = ()) -> 
     """A client's upload: the stored item with some lines dropped and some added."""
     text = re.sub(r"\r?\n[ \t]", "", dav.text(href))
     lines = [x for x in text.splitlines()
-             if not re.split(r"[;:]", x, maxsplit=1)[0].upper() in drop]
+             if re.split(r"[;:]", x, maxsplit=1)[0].upper() not in drop]
     end = next(i for i, x in enumerate(lines) if x in ("END:VTODO", "END:VEVENT"))
     body = "\r\n".join(lines[:end] + add + lines[end:]) + "\r\n"
     return dav.put(href, body, dav.etag(href)).status_code
