@@ -19,7 +19,7 @@ import os
 import re
 import sqlite3
 from collections.abc import Callable, Iterable
-from contextlib import closing
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from server import model
@@ -114,19 +114,39 @@ class Index:
         cache = os.path.join(folder, ".Radicale.cache")
         os.makedirs(cache, exist_ok=True)
         self.path = os.path.join(cache, FILE)
+        self._db: sqlite3.Connection | None = None
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        # Rebuildable data: a crash loses at most the last writes, and the folder state
-        # stamp then no longer matches, so the index is rebuilt.
-        db.execute("PRAGMA synchronous=OFF")
-        db.executescript(SCHEMA)
-        return db
+        """One connection per Index (one request); closed with the Index."""
+        if self._db is None:
+            fresh = not os.path.exists(self.path)
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            # Rebuildable data: a crash loses at most the last writes, and the folder state
+            # stamp then no longer matches, so the index is rebuilt.
+            db.execute("PRAGMA synchronous=OFF")
+            db.execute("PRAGMA journal_mode=MEMORY")  # no journal file made per write
+            if fresh:
+                db.executescript(SCHEMA)
+            self._db = db
+        return self._db
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def __del__(self) -> None:
+        self.close()
 
     def current(self, items: Callable[[], Iterable[tuple[str, str, str]]]) -> None:
         """Rebuild from `items()` ((href, uid, text) of each item) if the folder changed."""
-        with closing(self._connect()) as db:
-            row = db.execute("SELECT value FROM meta WHERE key='state'").fetchone()
+        try:
+            row = self._connect().execute("SELECT value FROM meta WHERE key='state'").fetchone()
+        except sqlite3.DatabaseError:  # empty, foreign or damaged (a crash): start afresh
+            self.close()
+            os.unlink(self.path)
+            row = None
+        with nullcontext(self._connect()) as db:
             if row and row[0] == folder_state(self.folder):
                 return
             db.execute("BEGIN")
@@ -150,14 +170,19 @@ class Index:
 
     def put(self, href: str, entry: Entry) -> None:
         """Record a write of ours (call after the file is written)."""
-        with closing(self._connect()) as db:
+        with nullcontext(self._connect()) as db:
             db.execute("BEGIN")
             self._put(db, href, entry)
             self._stamp(db)
             db.execute("COMMIT")
 
+    def touch(self) -> None:
+        """Record a write of ours that left the entry as it was (the folder changed)."""
+        with nullcontext(self._connect()) as db:
+            self._stamp(db)
+
     def remove(self, href: str) -> None:
-        with closing(self._connect()) as db:
+        with nullcontext(self._connect()) as db:
             db.execute("BEGIN")
             db.execute("DELETE FROM items WHERE href=?", (href,))
             db.execute("DELETE FROM links WHERE href=?", (href,))
@@ -165,13 +190,13 @@ class Index:
             db.execute("COMMIT")
 
     def has_uid(self, uid: str) -> bool:
-        with closing(self._connect()) as db:
+        with nullcontext(self._connect()) as db:
             return db.execute("SELECT 1 FROM items WHERE uid=? LIMIT 1",
                               (uid,)).fetchone() is not None
 
     def open_with_link(self, uri: str, except_href: str = "") -> bool:
         """Is any other action linked to `uri` still open?"""
-        with closing(self._connect()) as db:
+        with nullcontext(self._connect()) as db:
             return db.execute(
                 "SELECT 1 FROM links JOIN items USING (href) WHERE links.uri=? AND items.open=1"
                 " AND items.href<>? LIMIT 1", (uri, except_href)).fetchone() is not None

@@ -32,7 +32,7 @@ import radicale.item as radicale_item
 from radicale.log import logger
 from radicale.storage import multifilesystem
 
-from plugins import rawbody
+from plugins import fastpath, rawbody
 from plugins.index import Index, scan
 from server import merge, model, nextstep, protect
 from server.settings import SERVICE_USER
@@ -86,11 +86,13 @@ def _names(text: str) -> tuple[str, ...]:
     return tuple(n.strip() for n in text.split(",") if n.strip())
 
 
-def _same(cal, item: radicale_item.Item) -> bool:
-    try:
-        return cal.to_ical(sorted=True) == model.parse(item.serialize()).to_ical(sorted=True)
-    except Exception:
-        return False
+def _same_as(old: radicale_item.Item, collection_path: str) -> radicale_item.Item:
+    """The stored version again, byte for byte: vobject re-sorts properties, and a client
+    re-uploading what it read must get the very same bytes (and ETag) back, or sync
+    clients loop."""
+    return radicale_item.Item(
+        collection_path=collection_path, text=old.serialize(), etag=old.etag, uid=old.uid,
+        name=old.name, component_name=old.component_name, time_range=old.time_range)
 
 
 class Collection(multifilesystem.Collection):
@@ -131,7 +133,11 @@ class Collection(multifilesystem.Collection):
         uploaded, replaced = super().upload(href, new_item)
         if index is not None:
             try:
-                index.put(href, scan(uploaded.serialize(), uploaded.uid))
+                if new_item is item and old is not None and change == "" and \
+                        self._storage.last_was_fast:
+                    index.touch()  # the fast path keeps links and open state as they were
+                else:
+                    index.put(href, scan(uploaded.serialize(), uploaded.uid))
             except Exception as exc:
                 logger.warning("followup: could not index %s/%s: %s", self.path, href, exc)
         if change == merge.CLOSED:
@@ -165,6 +171,7 @@ class Storage(multifilesystem.Storage):
         self.rule_kinds = _names(options.get("storage", "followup_next_step_links"))
         self.rule_skip = frozenset(_names(options.get("storage", "followup_next_step_skip_users")))
         self._user = ""
+        self.last_was_fast = False  # set per upload, under the write lock
         rawbody.install()
 
     @contextlib.contextmanager
@@ -222,6 +229,12 @@ class Storage(multifilesystem.Storage):
     def prepare_upload(self, collection_path: str, href: str, item: radicale_item.Item,
                        old: radicale_item.Item | None) -> tuple[radicale_item.Item, str]:
         """The item to store, and 'closed'/'reopened'/'' for what the client did."""
+        self.last_was_fast = False
+        if self._nothing_to_do(collection_path, href, item, old):
+            self.last_was_fast = old is not None
+            if old is not None and protect.same_lines(item.serialize(), old.serialize()):
+                return _same_as(old, collection_path), ""
+            return item, ""
         try:
             text = item.serialize()
             cal = model.parse(text)
@@ -229,7 +242,7 @@ class Storage(multifilesystem.Storage):
             logger.info("followup: %s/%s stored as Radicale read it: %s",
                         collection_path, href, exc)
             return item, ""
-        cal, fixed = self._protected(collection_path, href, cal)
+        cal, fixed = self._protected(collection_path, href, text, cal)
         change = ""
         if self.is_actions_calendar(collection_path) and item.component_name in (
                 "VTODO", "VEVENT"):
@@ -245,10 +258,8 @@ class Storage(multifilesystem.Storage):
         elif not fixed:
             return item, ""
         stored = model.to_text(cal)
-        if old is not None and _same(cal, old):
-            # vobject re-sorts properties: a client re-uploading what it read must get the
-            # very same bytes (and ETag) back, or sync clients loop.
-            stored = old.serialize()
+        if old is not None and protect.same_lines(stored, old.serialize()):
+            return _same_as(old, collection_path), change
         if stored == text:
             return item, change
         try:
@@ -260,10 +271,27 @@ class Storage(multifilesystem.Storage):
             return item, ""
         return new_item, change
 
-    def _protected(self, collection_path: str, href: str, cal):
+    def _nothing_to_do(self, collection_path: str, href: str, item: radicale_item.Item,
+                       old: radicale_item.Item | None) -> bool:
+        """Nothing vobject damaged, and no format work (not an action, or an update that
+        keeps all of ours): store the item as Radicale read it, without a parse."""
+        try:
+            text = item.serialize()
+            raw = rawbody.body_for(collection_path, href)
+            if raw is not None and not protect.same_lines(raw, text):
+                return False
+            if not (self.is_actions_calendar(collection_path)
+                    and item.component_name in ("VTODO", "VEVENT")):
+                return True
+            return old is not None and fastpath.nothing_to_do(
+                text, old.serialize(), self.page_url(collection_path, href))
+        except Exception:
+            return False
+
+    def _protected(self, collection_path: str, href: str, text: str, cal):
         """`cal` with what vobject damaged of the client's text put back as sent."""
         raw = rawbody.body_for(collection_path, href)
-        if raw is None:
+        if raw is None or protect.same_lines(raw, text):
             return cal, 0
         try:
             sent = model.parse(raw)

@@ -177,8 +177,11 @@ def _mark_closed(cal: icalendar.Calendar) -> icalendar.Calendar:
 
 def update(old: icalendar.Calendar | None, new: icalendar.Calendar, page_url: str = "",
            now: dt.datetime | None = None) -> tuple[icalendar.Calendar, str]:
-    """The version to store when a client uploads `new` over `old` (None: a new item)."""
-    new = copy.deepcopy(new)
+    """The version to store when a client uploads `new` over `old` (None: a new item).
+
+    `new` is the caller's fresh parse and is changed in place (a copy costs a millisecond
+    on every upload); `old` is not changed.
+    """
     comp = model._main(new)
     old_comp = model.main_component(old) if old is not None else None
     if old_comp is not None and old_comp.name == comp.name:

@@ -15,12 +15,23 @@ Pure: no Radicale, no I/O.
 from __future__ import annotations
 
 import copy
+import re
 from collections import Counter
 
 import icalendar
 
 RADICALE_FIXES = frozenset({"DURATION", "EXDATE", "RDATE"})
 RADICALE_FIXED_COMPONENTS = frozenset({"VEVENT", "VTODO", "VJOURNAL"})
+
+
+_FOLD = re.compile(r"\r?\n[ \t]")
+
+
+def same_lines(a: str, b: str) -> bool:
+    """Do two texts hold the same content lines, in any order? A cheap test that spares a
+    full parse when a parser only re-sorted or re-folded what it read."""
+    return Counter(x for x in _FOLD.sub("", a).splitlines() if x) == \
+        Counter(x for x in _FOLD.sub("", b).splitlines() if x)
 
 
 def line_key(name: str, value) -> tuple[str, tuple, bytes]:
