@@ -23,7 +23,11 @@ _body: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar(
 
 def install() -> None:
     """Wrap Radicale's body reader once per process (idempotent)."""
-    reader = httputils.read_request_body
+    reader = getattr(httputils, "read_request_body", None)
+    if reader is None:  # another Radicale: no protection, said once at start
+        logger.warning("followup: this Radicale has no read_request_body; what vobject "
+                       "damages in uploads cannot be kept as sent")
+        return
     if getattr(reader, "followup_wrapped", False):
         return
 

@@ -28,6 +28,7 @@ import contextlib
 import datetime as dt
 from pathlib import Path
 
+import icalendar
 import radicale.item as radicale_item
 from radicale.log import logger
 from radicale.storage import multifilesystem
@@ -84,6 +85,10 @@ PLUGIN_CONFIG_SCHEMA = {
 
 def _names(text: str) -> tuple[str, ...]:
     return tuple(n.strip() for n in text.split(",") if n.strip())
+
+
+def _uids(cal) -> list[str]:
+    return [str(c["UID"]) for c in cal.subcomponents if "UID" in c]
 
 
 def _same_as(old: radicale_item.Item, collection_path: str) -> radicale_item.Item:
@@ -237,7 +242,7 @@ class Storage(multifilesystem.Storage):
             return item, ""
         try:
             text = item.serialize()
-            cal = model.parse(text)
+            cal = icalendar.Calendar.from_ical(text)
         except Exception as exc:  # not ours to judge: Radicale already accepted it
             logger.info("followup: %s/%s stored as Radicale read it: %s",
                         collection_path, href, exc)
@@ -294,8 +299,8 @@ class Storage(multifilesystem.Storage):
         if raw is None or protect.same_lines(raw, text):
             return cal, 0
         try:
-            sent = model.parse(raw)
-            if model.read(sent).uid != model.read(cal).uid:
+            sent = icalendar.Calendar.from_ical(raw)
+            if _uids(sent) != _uids(cal):
                 return cal, 0
             cal, fixed = protect.restore_damaged(sent, cal)
         except Exception as exc:

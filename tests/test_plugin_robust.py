@@ -109,3 +109,11 @@ def test_fast_path_needs_every_line_of_ours():
     assert not fastpath.nothing_to_do(ticked, stored, page)
     assert not fastpath.nothing_to_do(
         stored.replace("END:VTODO", "RELATED-TO:x\r\nEND:VTODO"), stored, page)
+
+
+def test_journal_entries_are_protected_too(dav):
+    sent = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VJOURNAL\r\nUID:j1\r\n"
+            "DTSTAMP:20261201T090000Z\r\nSUMMARY:notes,minutes\r\nEND:VJOURNAL\r\n"
+            "END:VCALENDAR\r\n")
+    assert dav.put("j1.ics", sent).status_code == 201
+    assert lost(sent, dav.text("j1.ics")) == []
