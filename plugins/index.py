@@ -18,6 +18,8 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -106,37 +108,62 @@ def folder_state(path: str) -> str:
     return f"{st.st_mtime_ns}:{st.st_size}"
 
 
+# Open connections, per thread (sqlite3 connections stay in their thread), a few calendars
+# each: opening one costs about as much as a whole lookup.
+_open = threading.local()
+KEEP_OPEN = 8
+
+
+def _cached() -> OrderedDict[str, tuple[sqlite3.Connection, int]]:
+    if not hasattr(_open, "connections"):
+        _open.connections = OrderedDict()
+    return _open.connections
+
+
 class Index:
     """The index of one calendar folder. Use only under Radicale's storage lock."""
 
     def __init__(self, folder: str) -> None:
         self.folder = folder
-        cache = os.path.join(folder, ".Radicale.cache")
-        os.makedirs(cache, exist_ok=True)
-        self.path = os.path.join(cache, FILE)
+        self.path = os.path.join(folder, ".Radicale.cache", FILE)
         self._db: sqlite3.Connection | None = None
 
     def _connect(self) -> sqlite3.Connection:
-        """One connection per Index (one request); closed with the Index."""
-        if self._db is None:
-            fresh = not os.path.exists(self.path)
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        """This thread's connection to the file, reopened if the file was replaced."""
+        if self._db is not None:
+            return self._db
+        connections = _cached()
+        try:
+            inode = os.stat(self.path).st_ino
+        except FileNotFoundError:
+            inode = None
+        kept = connections.pop(self.path, None)
+        if kept is not None and kept[1] == inode:
+            self._db = kept[0]
+        else:
+            if kept is not None:
+                kept[0].close()
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+                                 check_same_thread=True)
             # Rebuildable data: a crash loses at most the last writes, and the folder state
             # stamp then no longer matches, so the index is rebuilt.
             db.execute("PRAGMA synchronous=OFF")
             db.execute("PRAGMA journal_mode=MEMORY")  # no journal file made per write
-            if fresh:
+            if inode is None:
                 db.executescript(SCHEMA)
             self._db = db
+        connections[self.path] = (self._db, os.stat(self.path).st_ino)
+        while len(connections) > KEEP_OPEN:
+            connections.popitem(last=False)[1][0].close()
         return self._db
 
     def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-
-    def __del__(self) -> None:
-        self.close()
+        """Forget this thread's connection to the file (it is closed)."""
+        kept = _cached().pop(self.path, None)
+        if kept is not None:
+            kept[0].close()
+        self._db = None
 
     def current(self, items: Callable[[], Iterable[tuple[str, str, str]]]) -> None:
         """Rebuild from `items()` ((href, uid, text) of each item) if the folder changed."""
@@ -146,6 +173,8 @@ class Index:
             self.close()
             os.unlink(self.path)
             row = None
+        if self._db is not None and not os.path.exists(self.path):
+            self._db = None
         with nullcontext(self._connect()) as db:
             if row and row[0] == folder_state(self.folder):
                 return
