@@ -236,7 +236,8 @@ class Storage(multifilesystem.Storage):
         """The item to store, and 'closed'/'reopened'/'' for what the client did."""
         self.last_was_fast = False
         if self._nothing_to_do(collection_path, href, item, old):
-            self.last_was_fast = old is not None
+            # Only an action's fast path promises that its index entry is unchanged.
+            self.last_was_fast = old is not None and self.is_actions_calendar(collection_path)
             if old is not None and protect.same_lines(item.serialize(), old.serialize()):
                 return _same_as(old, collection_path), ""
             return item, ""
