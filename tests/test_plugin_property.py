@@ -2,8 +2,9 @@
 
 Each example is one calendar object a client could send: varied text (commas, semicolons,
 backslashes, quotes, colons, long lines, non-Latin scripts, emoji, tabs, line breaks), X-
-properties with parameters (quoted or not), unescaped commas where sloppy clients write
-them, alarms, zoned dates with their VTIMEZONE. It is PUT (one request per item) through
+properties with parameters (quoted or not, RFC 6868 carets), unescaped commas where sloppy
+clients write them, ALTREP and LANGUAGE parameters, attendees, weekly recurrences, alarms,
+zoned dates with their VTIMEZONE. It is PUT (one request per item) through
 the product's Radicale with the plugins and compared property by property with the GET
 (tests/compare.py). `make test` runs 2,000; FOLLOWUP_PROPERTY_EXAMPLES=20000 for a nightly
 run. Every file of the client bug shapes goes through the same comparison.
@@ -25,7 +26,8 @@ from tests.test_plugin_dav import Dav
 EXAMPLES = int(os.environ.get("FOLLOWUP_PROPERTY_EXAMPLES", "2000"))
 ALPHABET = st.sampled_from(list(
     "abcxyzABC019 ,;:\\\"'.-_/@#=^\t\n" "éßÆøЖжπ中文日本語한국어عربيעברית" "😀🎉👍🏽✓"))
-PARAM_ALPHABET = st.sampled_from(list("abcXYZ09 ,;:.-_/éЖ中😀'"))
+# "^" makes RFC 6868 escapes (^' is a double quote, ^n a newline) as well as plain carets.
+PARAM_ALPHABET = st.sampled_from(list("abcXYZ09 ,;:.-_/éЖ中😀'^n"))
 ZONES = ["Europe/Paris", "America/New_York", "Asia/Tokyo", "Australia/Sydney"]
 _uids = itertools.count()
 
@@ -66,9 +68,12 @@ def items(draw) -> str:
         props.append(f"DUE;TZID={zone}:20261215T093000")
     else:
         props.append("DUE;VALUE=DATE:20261215")
+    if event and draw(st.booleans()):
+        props.append("RRULE:FREQ=WEEKLY;COUNT=" + str(draw(st.integers(1, 10))))
     for name in draw(st.lists(st.sampled_from(["DESCRIPTION", "LOCATION", "COMMENT"]),
                               max_size=3, unique=True)):
-        lang = draw(st.sampled_from(["", ";LANGUAGE=fr", ";LANGUAGE=ja"]))
+        lang = draw(st.sampled_from(["", ";LANGUAGE=fr", ";LANGUAGE=ja",
+                                     ';ALTREP="data:text/html,<p>x</p>"']))
         props.append(f"{name}{lang}:{escape(draw(text))}")
     for i in range(draw(st.integers(0, 3))):
         params = "".join(f";X-P{j}={param(draw(st.text(PARAM_ALPHABET, max_size=20)))}"
@@ -81,9 +86,9 @@ def items(draw) -> str:
     if draw(st.booleans()):
         props.append("CATEGORIES:" + ",".join(escape(c) for c in draw(
             st.lists(st.text(ALPHABET, min_size=1, max_size=12), min_size=1, max_size=3))))
-    if draw(st.booleans()):
-        props.append(f"ATTENDEE;CN={param(draw(st.text(PARAM_ALPHABET, min_size=1, max_size=20)))}"
-                     ":mailto:someone@example.org")
+    for n in range(draw(st.integers(0, 2))):
+        cn = param(draw(st.text(PARAM_ALPHABET, min_size=1, max_size=20)))
+        props.append(f"ATTENDEE;CN={cn};PARTSTAT=NEEDS-ACTION:mailto:someone{n}@example.org")
     alarms = []
     for _ in range(draw(st.integers(0, 2))):
         alarms += ["BEGIN:VALARM", "ACTION:DISPLAY",
