@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean translations messages screenshots
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,13 +12,33 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(INSTALLED)
 
-run: $(INSTALLED)
-	$(BIN)/followup serve --data var
+# The pages' French: .po files are the source, .mo files are built (not committed).
+PO := $(wildcard web/translations/*/LC_MESSAGES/messages.po)
+MO := $(PO:.po=.mo)
+
+%.mo: %.po $(INSTALLED)
+	$(BIN)/pybabel compile --use-fuzzy -i $< -o $@
+
+translations: $(MO)
+
+# After changing texts: refresh the template and the catalogues, then translate what is empty.
+messages: $(INSTALLED)
+	$(BIN)/pybabel extract -F web/babel.cfg -k lazy_gettext -o web/translations/messages.pot \
+		--no-location --omit-header --sort-output .
+	$(BIN)/pybabel update -i web/translations/messages.pot -d web/translations \
+		--width 100 --ignore-obsolete
+
+run: $(INSTALLED) translations
+	$(BIN)/followup serve --data var --radicale-config config/radicale.ini
+
+# Rewrites docs/screenshots/*.png from the browser test (needs chromium).
+screenshots: $(INSTALLED) translations
+	FOLLOWUP_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/browser
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 
-test: lint
+test: lint translations
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 clean:

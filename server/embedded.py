@@ -72,9 +72,12 @@ def radicale_config(data: DataDir, base_url: str, extra_config: Path | None = No
 
 
 def radicale_app(configuration):
+    """Radicale, behind the filter that keeps its parser from damaging client input."""
     import radicale
 
-    return radicale.Application(configuration)
+    from plugins.protect import protect_input
+
+    return protect_input(radicale.Application(configuration))
 
 
 def ensure_calendars(configuration, users: Iterable[str]) -> None:

@@ -34,6 +34,8 @@ SAVED_PREFIX = "X-FOLLOWUP-SAVED-"
 CLOSED_MARK = "✓ "
 # The last line of DESCRIPTION that carries the page link, for clients that do not show URL.
 PAGE_LINE_PREFIX = "followup: "
+# The outcome note written when closing, in DESCRIPTION so that every client shows it.
+OUTCOME_LINE_PREFIX = "Outcome: "
 PRODID = "-//followup//followup 0.1//EN"
 DEFAULT_DELAYS = {
     "call": dt.timedelta(days=2),
@@ -344,13 +346,23 @@ def stamp(cal: icalendar.Calendar, page_url: str) -> icalendar.Calendar:
     ours = not url or url in (old_page, page_url)
     if ours and (url != page_url or comp["URL"].params.get("VALUE") != "URI"):
         _set(comp, "URL", page_url, parameters={"VALUE": "URI"})
+    _write_description(comp, strip_page_line(_text(comp, "DESCRIPTION")), page_url)
+    return cal
+
+
+def _write_description(comp: icalendar.Component, user_text: str,
+                       page_url: str | None = None) -> None:
+    """DESCRIPTION as the user's text, then our page-link line (kept if no new one is given)."""
     description = _text(comp, "DESCRIPTION")
-    user_text = strip_page_line(description)
-    wanted = (user_text + "\n\n" if user_text else "") + page_line(page_url)
+    if page_url is None:
+        tail = description[len(strip_page_line(description)):].strip()
+        line = tail if tail.startswith(PAGE_LINE_PREFIX) else ""
+    else:
+        line = page_line(page_url)
+    wanted = "\n\n".join(part for part in (user_text, line) if part)
     if description != wanted:
         # Thunderbird keeps showing the ALTREP copy if it stays: drop it with the old text.
         _set(comp, "DESCRIPTION", wanted)
-    return cal
 
 
 def is_stamped(cal: icalendar.Calendar, page_url: str) -> bool:
@@ -379,6 +391,11 @@ def close(cal: icalendar.Calendar, now: dt.datetime | None = None,
         comp.add(PROP_CLOSED, closed_at.astimezone(dt.UTC), parameters={"VALUE": "DATE-TIME"})
     if outcome.strip():
         _set(comp, PROP_OUTCOME, outcome.strip())
+        # X- properties are invisible in calendar apps: the note goes in the text too.
+        text = strip_page_line(_text(comp, "DESCRIPTION"))
+        note = OUTCOME_LINE_PREFIX + outcome.strip()
+        if note not in text:
+            _write_description(comp, "\n\n".join(part for part in (text, note) if part))
     _touch(comp, now)
     return cal
 
@@ -557,3 +574,14 @@ def local_zone(name: str | None) -> dt.tzinfo:
         return ZoneInfo(name)
     except Exception as exc:
         raise ActionError(f"unknown time zone {name!r}: use a name such as Europe/Paris") from exc
+
+
+def unlink_next(cal: icalendar.Calendar, now: dt.datetime | None = None) -> icalendar.Calendar:
+    """Forget the action's successor (after it was deleted on undo). No successor: no change."""
+    cal = repair(cal)
+    comp = _main(cal)
+    if PROP_NEXT not in comp:
+        return cal
+    comp.pop(PROP_NEXT)
+    _touch(comp, now or utcnow())
+    return cal

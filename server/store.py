@@ -65,7 +65,10 @@ class Store:
         self.url = url if url.endswith("/") else url + "/"
         self.tokens = tokens
         self.base_url = base_url
+        # Basic auth sent up front: a first anonymous request costs a 401 round trip, and
+        # Radicale delays every 401 by its [auth] delay.
         self.client = caldav.DAVClient(url=self.url, username=username, password=password,
+                                       auth_type="basic" if username else None,
                                        timeout=timeout, require_tls=False)
 
     # -- plumbing ------------------------------------------------------------------------------
@@ -77,16 +80,21 @@ class Store:
                  headers: dict[str, str] | None = None):
         try:
             response = self.client.request(self._abs(path), method, body, headers or {})
-        except caldav.lib.error.AuthorizationError as exc:
-            raise StoreError("the CalDAV server refused the user name or password") from exc
         except Exception as exc:
-            if type(exc).__name__ in ("ConnectionError", "Timeout", "ConnectTimeout"):
-                raise StoreError(f"cannot reach the CalDAV server at {self.url}: is it "
-                                 "running?") from exc
-            raise StoreError(f"CalDAV request failed: {exc}") from exc
+            raise self._explain(exc, f"{method} {path}") from exc
         if response.status == 401:
             raise StoreError("the CalDAV server refused the user name or password")
         return response
+
+    def _explain(self, exc: Exception, doing: str) -> StoreError:
+        """One sentence a person can act on, for a failure of the HTTP layer."""
+        if isinstance(exc, caldav.lib.error.AuthorizationError):
+            return StoreError("the CalDAV server refused the user name or password")
+        names = {type(e).__name__ for e in _chain(exc)}
+        if names & {"ConnectionError", "ConnectTimeout", "Timeout", "ReadTimeout",
+                    "ConnectionRefusedError", "NewConnectionError", "MaxRetryError"}:
+            return StoreError(f"cannot reach the CalDAV server at {self.url}: is it running?")
+        return StoreError(f"{doing} failed: {exc}")
 
     def page_url(self, path: str) -> str | None:
         if self.tokens is None or self.base_url is None:
@@ -113,10 +121,8 @@ class Store:
         """The user's calendars that can hold tasks or events."""
         try:
             return self.client.principal().calendars()
-        except caldav.lib.error.AuthorizationError as exc:
-            raise StoreError("the CalDAV server refused the user name or password") from exc
         except Exception as exc:
-            raise StoreError(f"cannot list calendars at {self.url}: {exc}") from exc
+            raise self._explain(exc, "listing calendars") from exc
 
     def actions_calendar(self, name: str | None = None) -> str:
         """The path of the calendar for actions: the one called `name`, else "actions",
@@ -128,7 +134,8 @@ class Store:
         wanted = name or "actions"
         for calendar in calendars:
             path = urlsplit(str(calendar.url)).path
-            if path.rstrip("/").rsplit("/", 1)[-1] == wanted or calendar.name == wanted:
+            if path.rstrip("/").rsplit("/", 1)[-1] == wanted or (
+                    calendar.get_display_name() == wanted):
                 return path
         if name:
             raise StoreError(f"no calendar called {name!r} in this account")
@@ -141,7 +148,7 @@ class Store:
             found = (calendar.search(todo=True, include_completed=True)
                      + calendar.search(event=True))
         except Exception as exc:
-            raise StoreError(f"cannot list {calendar_path}: {exc}") from exc
+            raise self._explain(exc, f"listing {calendar_path}") from exc
         for obj in found:
             try:
                 cal = model.parse(obj.data)
@@ -289,6 +296,15 @@ class Store:
             if found is not None and found.action.uid == uid:
                 return found
         return None
+
+
+def _chain(exc: BaseException | None) -> Iterator[BaseException]:
+    """The exception and every exception it was raised from or during."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
 
 
 def item_path(calendar_path: str, uid: str) -> str:

@@ -31,7 +31,15 @@ class LiveServer:
         self.dav_url = f"{self.base_url}{embedded.DAV_PREFIX}/"
         self._app = embedded.build(self.data, self.base_url, self.base_url, create_app,
                                    timezone, extra_config, strict=True)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self._server.run()
+        except OSError:  # the listening socket closed under select(): that is how we stop
+            if not self._stopping:
+                raise
 
     def _dispatch(self, environ, start_response):
         return self._app(environ, start_response)
@@ -41,6 +49,7 @@ class LiveServer:
         return self
 
     def stop(self) -> None:
+        self._stopping = True
         self._server.close()
 
     @property

@@ -175,3 +175,15 @@ def test_new_action_round_trips_through_text():
     again = model.parse(model.to_text(cal))
     assert lost(model.to_text(cal), model.to_text(again)) == []
     assert model.read(again) == model.read(cal)
+
+
+def test_outcome_is_stored_and_visible_in_the_description():
+    stamped = model.stamp(task(description="Ask about volumes"), PAGE)
+    closed = model.close(stamped, NOW, outcome="Wants 200 units")
+    c = comp(closed)
+    assert str(c[model.PROP_OUTCOME]) == "Wants 200 units"
+    lines = str(c["DESCRIPTION"]).split("\n")
+    assert lines[0] == "Ask about volumes"
+    assert "Outcome: Wants 200 units" in lines
+    assert lines[-1] == "followup: " + PAGE  # the link stays last
+    assert model.to_text(model.stamp(closed, PAGE)) == model.to_text(closed)

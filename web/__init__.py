@@ -1,4 +1,5 @@
-"""The followup companion: the page behind every action's link.
+"""The followup companion: the page behind every action's link, and the pages a sales
+person uses every morning (overdue actions, the week, opportunities).
 
 Flask application factory, as in the Flask tutorial. It talks to the calendar only through
 ``server.store`` (CalDAV), so it works against any CalDAV server.
@@ -9,8 +10,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from flask import Flask
-from flask_wtf.csrf import CSRFProtect
+from flask import Flask, Response
+from flask_wtf.csrf import CSRFError, CSRFProtect
 
 csrf = CSRFProtect()
 
@@ -18,11 +19,17 @@ DEFAULTS: dict[str, Any] = {
     "CALDAV_URL": "http://127.0.0.1:5232/dav/",
     "CALDAV_USER": None,
     "CALDAV_PASSWORD": None,
+    # Where a user's calendars are, relative to CALDAV_URL ({user} is the login name).
+    # Radicale: "{user}/"; Nextcloud: "calendars/{user}/" with CALDAV_URL ending in /dav/.
+    "CALDAV_HOME": "{user}/",
     "BASE_URL": "http://127.0.0.1:5232",
     "TIMEZONE": None,
     "WTF_CSRF_TIME_LIMIT": None,  # a page left open on a phone all day must still work
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
+    # Failed logins allowed per user name and address in LOGIN_WINDOW seconds.
+    "LOGIN_ATTEMPTS": 5,
+    "LOGIN_WINDOW": 60,
 }
 
 
@@ -39,27 +46,37 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config["TIMEZONE"] = app.config["TIMEZONE"] or os.environ.get("TZ") or "UTC"
     csrf.init_app(app)
 
-    from web import actions, home
+    from web import actions, auth, home, i18n, overdue, records, week
 
-    app.register_blueprint(home.bp)
-    app.register_blueprint(actions.bp)
+    i18n.init_app(app)
+    auth.init_app(app)
+    for module in (home, auth, i18n, actions, overdue, week, records):
+        app.register_blueprint(module.bp)
     app.after_request(_security_headers)
-    app.add_template_filter(_moment, "moment")
+    app.register_error_handler(404, _not_found)
+    app.register_error_handler(CSRFError, _form_expired)
     return app
 
 
-def _moment(value) -> str:
-    """A date or time for people: 'Tue 8 Dec 2026' or 'Tue 8 Dec 2026 10:00'."""
-    import datetime as dt
+def _not_found(_exc: Exception) -> tuple[str, int]:
+    from flask import render_template
+    from flask_babel import gettext as _
 
-    if value is None:
-        return "no date"
-    if isinstance(value, dt.datetime):
-        return value.strftime("%a %-d %b %Y %H:%M") + (f" {value.tzname()}" if value.tzinfo else "")
-    return value.strftime("%a %-d %b %Y")
+    return render_template("error.html", message=_(
+        "There is nothing here. If you followed a link from your calendar, check that it "
+        "was copied whole; otherwise start again from the overdue actions.")), 404
 
 
-def _security_headers(response):
+def _form_expired(_exc: Exception) -> tuple[str, int]:
+    from flask import render_template
+    from flask_babel import gettext as _
+
+    return render_template("error.html", message=_(
+        "This form could not be accepted (it was too old, or sent from elsewhere). Go back, "
+        "reload the page and send it again.")), 400
+
+
+def _security_headers(response: Response) -> Response:
     response.headers.setdefault(
         "Content-Security-Policy",
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

@@ -1,26 +1,39 @@
 """The action page: what the link in every calendar item opens.
 
-GET shows the action with two forms, Close and Close and create next. A POST changes the
-calendar over CalDAV and redirects (post/redirect/get), so a reload never posts twice.
+GET shows the action with its forms: Close and Close and create next (each with an optional
+outcome note), Postpone, and Undo once it is closed. A POST changes the calendar over CalDAV
+and redirects (post/redirect/get), so a reload never posts twice. The forms on the list pages
+post here too, with `back` saying which page to return to.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 
 from server import model
 from server.store import Conflict, NotFound, Stored, StoreError
 from server.tokens import TokenError
-from web.calendar import store, tokens, zone
+from web.calendar import page_url, store, tokens, zone
+from web.i18n import safe_target
 
 bp = Blueprint("actions", __name__, url_prefix="/a")
 
-KIND_LABELS = {"call": "Call", "meeting": "Meeting", "email": "E-mail", "task": "Task"}
+KIND_LABELS = {"call": lazy_gettext("Call"), "meeting": lazy_gettext("Meeting"),
+               "email": lazy_gettext("E-mail"), "task": lazy_gettext("Task")}
+LINK_LABELS = {"account": lazy_gettext("Account"), "contact": lazy_gettext("Contact"),
+               "opportunity": lazy_gettext("Opportunity"), "project": lazy_gettext("Project")}
+DELAYS = {1: lazy_gettext("1 day"), 2: lazy_gettext("2 days"), 7: lazy_gettext("1 week"),
+          14: lazy_gettext("2 weeks"), 30: lazy_gettext("1 month")}
+CONFLICT = lazy_gettext("Someone changed this action at the same moment. "
+                        "Check it below and submit again.")
 
 
-def _load(token: str) -> Stored:
+def load(token: str) -> Stored:
     """The item a token names; 404 without saying why for anything else."""
     try:
         path = tokens().read(token)
@@ -29,65 +42,125 @@ def _load(token: str) -> Stored:
         abort(404)
 
 
-def _page(stored: Stored) -> str:
-    return store().page_url(stored.path) or ""
-
-
-def _suggestion(action: model.Action) -> dict[str, str]:
-    """What the close-and-create form is filled with: same kind, a default delay."""
+def suggestion(action: model.Action) -> dict[str, str]:
+    """What a close-and-create form is filled with: same kind, a default delay."""
     today = dt.datetime.now(zone()).date()
     return {
-        "summary": f"Follow up: {action.summary}" if action.summary else "",
+        "summary": _("Follow up: %(summary)s", summary=action.summary) if action.summary else "",
         "due": model.default_due(action.kind, today).isoformat(),
         "kind": action.kind,
     }
 
 
-def render_action(stored: Stored, error: str = "", form: dict | None = None, status: int = 200):
+def render_action(stored: Stored, error: str = "", form: dict | None = None,
+                  status: int = 200) -> ResponseReturnValue:
     action = stored.action
     chain = {which: store().neighbour(stored, which) for which in ("previous", "next")}
     return render_template(
         "actions/page.html", action=action, stored=stored, error=error,
-        form=form or _suggestion(action), kinds=model.KINDS, kind_labels=KIND_LABELS,
-        previous=chain["previous"], next=chain["next"], page_of=_page,
-        generation=action.sequence), status
+        form=form or suggestion(action), kinds=model.KINDS, kind_labels=KIND_LABELS,
+        link_labels=LINK_LABELS, delays=DELAYS, previous=chain["previous"],
+        next=chain["next"], page_of=lambda s: page_url(s.path), generation=action.sequence,
+        back=safe_target(request.values.get("back"), "")), status
+
+
+def _done(token: str) -> ResponseReturnValue:
+    """Where a successful POST goes: back to the list it came from, else the action page."""
+    return redirect(safe_target(request.form.get("back"),
+                                url_for("actions.show", token=token)), code=303)
 
 
 @bp.get("/<token>")
-def show(token: str):
-    return render_action(_load(token))
+def show(token: str) -> ResponseReturnValue:
+    return render_action(load(token))
 
 
 @bp.post("/<token>/close")
-def close(token: str):
-    stored = _load(token)
+def close(token: str) -> ResponseReturnValue:
+    stored = load(token)
     try:
         store().close(stored.path, outcome=request.form.get("outcome", ""))
     except Conflict:
-        return render_action(stored, "Someone changed this action at the same moment. "
-                             "Check it below and close it again.", status=409)
-    return redirect(url_for("actions.show", token=token), code=303)
+        return render_action(stored, str(CONFLICT), status=409)
+    flash(_("Closed: %(summary)s", summary=stored.action.summary))
+    return _done(token)
+
+
+def read_next_form(suffix: str = "") -> tuple[dict[str, str], model.Moment | None, str | None]:
+    """The next action as typed in a close-and-create form; ActionError says what is wrong."""
+    form = {name: request.form.get(name + suffix, "").strip()
+            for name in ("summary", "due", "kind")}
+    when = model.parse_due(form["due"], zone()) if form["due"] else None
+    kind = form["kind"] or None
+    if kind is not None and kind not in model.KINDS:
+        raise model.ActionError(_("unknown kind %(kind)s: choose one from the list", kind=kind))
+    if not form["summary"]:
+        raise model.ActionError(_("the next action needs a summary: say what is to be done"))
+    return form, when, kind
+
+
+def close_and_create_one(stored: Stored, when: model.Moment | None, form: dict[str, str],
+                         kind: str | None, generation: int | None, outcome: str) -> Stored:
+    """Close `stored` and create the next action; flashes where the new one is."""
+    _closed, successor = store().close_and_create(stored.path, form["summary"], when, kind,
+                                            generation, outcome=outcome)
+    flash({"text": _("Closed: %(closed)s. Next: %(next)s",
+                     closed=stored.action.summary, next=form["summary"]),
+           "url": page_url(successor.path)})
+    return successor
 
 
 @bp.post("/<token>/close-and-create")
-def close_and_create(token: str):
-    stored = _load(token)
+def close_and_create(token: str) -> ResponseReturnValue:
+    stored = load(token)
     form = {name: request.form.get(name, "").strip() for name in ("summary", "due", "kind")}
     try:
-        when = model.parse_due(form["due"], zone()) if form["due"] else None
-        kind = form["kind"] or None
-        if kind is not None and kind not in model.KINDS:
-            raise model.ActionError(f"unknown kind {kind!r}: choose one from the list")
-        generation = _int(request.form.get("generation"))
-        _, successor = store().close_and_create(
-            stored.path, form["summary"], when, kind, generation,
-            outcome=request.form.get("outcome", ""))
+        form, when, kind = read_next_form()
+        successor = close_and_create_one(stored, when, form, kind,
+                                         _int(request.form.get("generation")),
+                                         request.form.get("outcome", ""))
     except model.ActionError as exc:
-        return render_action(stored, f"Not saved: {exc}.", form, status=400)
+        return render_action(stored, _("Not saved: %(reason)s.", reason=exc), form, status=400)
     except Conflict:
-        return render_action(stored, "Someone changed this action at the same moment. "
-                             "Check it below and submit again.", form, status=409)
+        return render_action(stored, str(CONFLICT), form, status=409)
+    if request.form.get("back"):
+        return _done(token)
     return redirect(url_for("actions.show", token=tokens().make(successor.path)), code=303)
+
+
+@bp.post("/<token>/postpone")
+def postpone(token: str) -> ResponseReturnValue:
+    stored = load(token)
+    days = _int(request.form.get("days"))
+    if days not in DELAYS:
+        return render_action(stored, _("Choose a delay from the list."), status=400)
+    try:
+        store().modify(stored.path, lambda cal: model.postpone(cal, dt.timedelta(days=days)))
+    except Conflict:
+        return render_action(stored, str(CONFLICT), status=409)
+    flash(_("Postponed by %(delay)s.", delay=DELAYS[days]))
+    return _done(token)
+
+
+@bp.post("/<token>/reopen")
+def reopen(token: str) -> ResponseReturnValue:
+    """Undo a close; the successor it made is deleted only if the user asks (and it is open)."""
+    stored = load(token)
+    successor = store().neighbour(stored, "next")
+    remove = request.form.get("successor") == "delete" and successor is not None
+    if remove and successor.action.closed:
+        return render_action(stored, _("The next action is already closed, so it stays. "
+                                       "Choose to keep it."), status=400)
+    try:
+        if remove:
+            store().delete(successor)
+            store().modify(stored.path, lambda cal: model.unlink_next(model.reopen(cal)))
+        else:
+            store().modify(stored.path, model.reopen)
+    except Conflict:
+        return render_action(stored, str(CONFLICT), status=409)
+    flash(_("Reopened: %(summary)s", summary=stored.action.summary))
+    return _done(token)
 
 
 def _int(text: str | None) -> int | None:
@@ -98,7 +171,7 @@ def _int(text: str | None) -> int | None:
 
 
 @bp.app_errorhandler(StoreError)
-def calendar_unavailable(exc: StoreError):
-    return render_template("error.html", message="The calendar server did not answer as "
-                           "expected. Try again in a moment; if it lasts, tell whoever runs "
-                           "followup."), 503
+def calendar_unavailable(exc: StoreError) -> ResponseReturnValue:
+    return render_template("error.html", message=_(
+        "The calendar server did not answer as expected. Try again in a moment; if it "
+        "lasts, tell whoever runs followup.")), 503

@@ -1,11 +1,19 @@
-"""The companion's door to CalDAV: one Store per request, and page links for items."""
+"""The companion's door to CalDAV: one Store per request, page links for items, and the
+signed-in user's own calendars (never another user's)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import posixpath
+from urllib.parse import quote, unquote, urljoin, urlsplit
+
+import caldav
+from caldav.lib.error import NotFoundError
 from flask import current_app, g
 
+from server.agenda import Item
 from server.model import local_zone
-from server.store import Store
+from server.store import Store, StoreError
 from server.tokens import PageTokens
 
 
@@ -13,13 +21,68 @@ def tokens() -> PageTokens:
     return PageTokens(current_app.config["SECRET_KEY"])
 
 
+def make_store(user: str | None, password: str | None) -> Store:
+    cfg = current_app.config
+    return Store(cfg["CALDAV_URL"], user, password, tokens=tokens(), base_url=cfg["BASE_URL"])
+
+
 def store() -> Store:
+    """The companion's own CalDAV account: it opens items that a page link names."""
     if "store" not in g:
         cfg = current_app.config
-        g.store = Store(cfg["CALDAV_URL"], cfg["CALDAV_USER"], cfg["CALDAV_PASSWORD"],
-                        tokens=tokens(), base_url=cfg["BASE_URL"])
+        g.store = make_store(cfg["CALDAV_USER"], cfg["CALDAV_PASSWORD"])
     return g.store
 
 
-def zone():
+def zone() -> dt.tzinfo:
     return local_zone(current_app.config["TIMEZONE"])
+
+
+def home_path(user: str) -> str:
+    """The URL path of the collection that holds `user`'s calendars, e.g. /dav/alice/."""
+    cfg = current_app.config
+    relative = cfg["CALDAV_HOME"].format(user=quote(user, safe="@"))
+    path = urlsplit(urljoin(cfg["CALDAV_URL"], relative)).path
+    return path if path.endswith("/") else path + "/"
+
+
+def owns(user: str, path: str) -> bool:
+    """Whether an item path lies in `user`'s own calendars."""
+    normal = posixpath.normpath(path)
+    return normal.startswith(home_path(user)) and ".." not in path.split("/")
+
+
+def user_store() -> Store:
+    """The store list pages read with: the user's own account under HTTP Basic auth, else the
+    companion's account (which only ever reads below the user's home, see user_items)."""
+    return g.get("user_store") or store()
+
+
+def user_calendars(user: str) -> list[str]:
+    """Paths of the user's calendars, found below their home collection."""
+    account = user_store()
+    home = home_path(user)
+    try:
+        found = caldav.CalendarSet(client=account.client, url=urljoin(account.url, home))
+        paths = [unquote(urlsplit(str(cal.url)).path) for cal in found.calendars()]
+    except NotFoundError:
+        return []  # no calendar yet: nothing to show
+    except Exception as exc:
+        raise StoreError(f"cannot list the calendars of {user}: {exc}") from exc
+    return [path for path in paths if path.startswith(home) and path != home]
+
+
+def user_items(user: str) -> list[Item]:
+    """Every action (open and closed) in the user's calendars."""
+    account = user_store()
+    items = []
+    for calendar in user_calendars(user):
+        for stored in account.list(calendar):
+            if owns(user, stored.path):
+                items.append(Item(stored.path, stored.action))
+    return items
+
+
+def page_url(path: str) -> str:
+    """The link to an item's page, relative to this site (the same page the item carries)."""
+    return "/a/" + tokens().make(path)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from flask import Blueprint, render_template
+from flask.typing import ResponseReturnValue
 
 bp = Blueprint("home", __name__)
 
 
 @bp.get("/")
-def index():
+def index() -> ResponseReturnValue:
     return render_template("home/index.html")

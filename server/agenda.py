@@ -1,0 +1,174 @@
+"""Questions a sales person asks of their actions: what is overdue, what is on this week,
+what happened on this opportunity, which opportunities have no next step.
+
+Pure functions over actions already read (no CalDAV, no web), so pages, the command line and
+tests share one answer. An `Item` pairs an action with where it is stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from server import model
+
+
+@dataclass(frozen=True)
+class Item:
+    """An action and its path on the CalDAV server."""
+
+    path: str
+    action: model.Action
+
+
+@dataclass(frozen=True)
+class Record:
+    """A CRM record (account, contact, opportunity, project) and every action linked to it."""
+
+    link: model.Link
+    items: list[Item]
+
+    @property
+    def open(self) -> list[Item]:
+        return [item for item in self.items if not item.action.closed]
+
+
+def as_utc(when: model.Moment) -> dt.datetime:
+    """A moment as an aware UTC time; a day counts as its midnight, a floating time as UTC."""
+    if isinstance(when, dt.datetime):
+        return when.astimezone(dt.UTC) if when.tzinfo else when.replace(tzinfo=dt.UTC)
+    return dt.datetime.combine(when, dt.time(), dt.UTC)
+
+
+def sort_key(when: model.Moment | None) -> tuple[int, dt.datetime]:
+    """Soonest first, undated last."""
+    if when is None:
+        return (1, dt.datetime.max.replace(tzinfo=dt.UTC))
+    return (0, as_utc(when))
+
+
+def local_day(when: model.Moment, tz: dt.tzinfo) -> dt.date:
+    """The day a moment falls on for someone in zone `tz` (a floating time is taken as is)."""
+    if isinstance(when, dt.datetime):
+        return when.astimezone(tz).date() if when.tzinfo else when.date()
+    return when
+
+
+def is_overdue(action: model.Action, now: dt.datetime, tz: dt.tzinfo = dt.UTC) -> bool:
+    """Open and past its date: a day once it is over (in `tz`), a time once it has passed."""
+    if action.closed or action.when is None:
+        return False
+    if isinstance(action.when, dt.datetime):
+        if action.when.tzinfo is None:  # floating: the wall clock where the user is
+            return action.when < now.astimezone(tz).replace(tzinfo=None)
+        return action.when < now
+    return action.when < now.astimezone(tz).date()
+
+
+def overdue(items: Iterable[Item], now: dt.datetime, tz: dt.tzinfo = dt.UTC) -> list[Item]:
+    """Open actions past their date, oldest first."""
+    found = [item for item in items if is_overdue(item.action, now, tz)]
+    return sorted(found, key=lambda item: sort_key(item.action.when))
+
+
+def monday_of(day: dt.date) -> dt.date:
+    return day - dt.timedelta(days=day.weekday())
+
+
+def week(items: Iterable[Item], any_day: dt.date,
+         tz: dt.tzinfo = dt.UTC) -> dict[dt.date, list[Item]]:
+    """Monday to Sunday of the week holding `any_day`: each day's actions, closed ones too.
+
+    Events are placed at their start, tasks on their due day; within a day, whole-day items
+    come first, then by time.
+    """
+    monday = monday_of(any_day)
+    days: dict[dt.date, list[Item]] = {monday + dt.timedelta(days=n): [] for n in range(7)}
+    for item in items:
+        when = item.action.when
+        if when is None:
+            continue
+        day = local_day(when, tz)
+        if day in days:
+            days[day].append(item)
+    for day_items in days.values():
+        day_items.sort(key=lambda item: _in_day(item.action.when, tz))
+    return days
+
+
+def _in_day(when: model.Moment | None, tz: dt.tzinfo) -> tuple[int, dt.time]:
+    if isinstance(when, dt.datetime):
+        local = when.astimezone(tz) if when.tzinfo else when
+        return (1, local.time())
+    return (0, dt.time())
+
+
+def records(items: Iterable[Item], kind: str) -> list[Record]:
+    """Every record of `kind` that some action links to, by label."""
+    found: dict[str, Record] = {}
+    for item in items:
+        link = item.action.links.get(kind)
+        if link is None:
+            continue
+        found.setdefault(link.uri, Record(link, [])).items.append(item)
+    for record in found.values():
+        record.items[:] = timeline(record.items)
+    return sorted(found.values(), key=lambda r: r.link.label.casefold())
+
+
+def record(items: Iterable[Item], kind: str, uri: str) -> Record | None:
+    for found in records(items, kind):
+        if found.link.uri == uri:
+            return found
+    return None
+
+
+def timeline(items: Iterable[Item]) -> list[Item]:
+    """The actions in the order of their chain (previous → next), chains by their first date.
+
+    An action whose previous one is not among `items` starts a chain; actions left over (a
+    loop a client made) follow by date.
+    """
+    items = list(items)
+    by_uid = {item.action.uid: item for item in items}
+    heads = [item for item in items
+             if not item.action.previous or item.action.previous not in by_uid]
+    heads.sort(key=lambda item: sort_key(item.action.when))
+    ordered: list[Item] = []
+    seen: set[str] = set()
+    for head in heads:
+        item: Item | None = head
+        while item is not None and item.action.uid not in seen:
+            seen.add(item.action.uid)
+            ordered.append(item)
+            item = by_uid.get(item.action.next or "")
+            if item is not None and item.action.previous not in (None, ordered[-1].action.uid):
+                item = None  # it claims another predecessor: its own chain places it
+    rest = [item for item in items if item.action.uid not in seen]
+    rest.sort(key=lambda item: sort_key(item.action.when))
+    return ordered + rest
+
+
+def next_step(items: Iterable[Item]) -> Item | None:
+    """The open action that comes first: what is to be done next on a record."""
+    open_items = [item for item in items if not item.action.closed]
+    return min(open_items, key=lambda item: sort_key(item.action.when), default=None)
+
+
+def without_next_step(items: Iterable[Item], kind: str = "opportunity") -> list[Record]:
+    """Records whose every action is closed: nobody has planned what comes next."""
+    return [found for found in records(items, kind) if not found.open]
+
+
+def tail(found: Record) -> Item | None:
+    """The last action of the record's latest chain: the one a next step should follow."""
+    if not found.items:
+        return None
+    latest = max(found.items, key=lambda item: sort_key(item.action.when))
+    by_uid = {item.action.uid: item for item in found.items}
+    item, seen = latest, set()
+    while item.action.next in by_uid and item.action.uid not in seen:
+        seen.add(item.action.uid)
+        item = by_uid[item.action.next]
+    return item

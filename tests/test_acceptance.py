@@ -1,0 +1,178 @@
+"""The main job, tried as a new user would: the real commands in real processes.
+
+followup user add, followup serve (its own process, on a loopback port), followup new; then
+the caldav library as that user, the page in the item's URL, and close-and-create on it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import caldav
+import pytest
+import requests
+
+from server import model
+from tests.dav import Client
+from tests.pages import Page
+
+BIN = Path(sys.executable).parent
+FOLLOWUP = str(BIN / "followup")
+LINKS = {"account": "ACME", "contact": "Jane Doe", "opportunity": "ACME renewal 2027",
+         "project": "Roll-out"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "FOLLOWUP_BCRYPT_ROUNDS": "4"}
+    return subprocess.run([FOLLOWUP, *args], capture_output=True, text=True, env=env,
+                          timeout=120)
+
+
+class Served:
+    def __init__(self, data: Path) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "FOLLOWUP_BCRYPT_ROUNDS": "4"}
+        self.proc = subprocess.Popen(
+            [FOLLOWUP, "serve", "--port", str(self.port), "--data", str(data)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        self.banner = ""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            self.banner += line
+            if "Stop with Ctrl+C" in line or not line:
+                break
+        self._wait_listening(deadline)
+
+    def _wait_listening(self, deadline: float) -> None:
+        while time.monotonic() < deadline:
+            try:
+                requests.get(self.base + "/", timeout=2)
+                return
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        raise AssertionError(f"followup serve did not start:\n{self.banner}")
+
+    def stop(self) -> str:
+        self.proc.terminate()
+        try:
+            out, _ = self.proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, _ = self.proc.communicate()
+        return out
+
+
+@pytest.fixture
+def served(tmp_path):
+    data = tmp_path / "var"
+    added = run("user", "add", "alice", "--password", "alice-pw", "--data", str(data))
+    assert added.returncode == 0, added.stderr
+    server = Served(data)
+    yield server
+    server.stop()
+
+
+def test_first_start_prints_caldav_url_and_credentials(tmp_path):
+    server = Served(tmp_path / "var")
+    try:
+        banner = server.banner
+        assert f"{server.base}/dav/" in banner
+        match = re.search(r"made user '(\w+)' with password (\S+)", banner)
+        assert match, banner
+        user, password = match.groups()
+        principal = caldav.DAVClient(url=server.base, username=user, password=password,
+                                     require_tls=False).principal()
+        assert [c.get_display_name() for c in principal.calendars()] == ["Actions"]
+    finally:
+        server.stop()
+
+
+def test_new_user_end_to_end(served):
+    created = run("new", "Call the buyer", "--url", served.base, "--user", "alice",
+                  "--password", "alice-pw", "--type", "call", "--due", "2026-12-01",
+                  *[arg for kind, label in LINKS.items() for arg in (f"--{kind}", label)])
+    assert created.returncode == 0, created.stderr
+
+    # The caldav library, logged in as alice, finds the action with its link and links.
+    client = caldav.DAVClient(url=served.base, username="alice", password="alice-pw",
+                              require_tls=False)
+    [calendar] = client.principal().calendars()
+    [todo] = calendar.search(todo=True, include_completed=True)
+    comp = model.main_component(model.parse(todo.data))
+    assert comp["URL"].params["VALUE"] == "URI"
+    page_url = str(comp["URL"])
+    assert page_url.startswith(served.base + "/a/")
+    assert "VALUE=URI:" + page_url[:40] in todo.data.replace("\r\n ", "")
+    action = model.read(model.parse(todo.data))
+    assert {k: link.label for k, link in action.links.items()} == LINKS
+
+    # GET of that URL shows the page; close-and-create on it.
+    page = Page.open(page_url)
+    assert "Call the buyer" in page.html and page.has_form("close")
+    target, fields = page.form("close-and-create")
+    assert fields["kind"] == "call" and fields["due"]  # pre-filled: same kind, a delay
+    response = page.submit("close-and-create", summary="Send the quote",
+                           due="2026-12-10T10:00", kind="email")
+    next_page = page.follow(response)
+    assert "Send the quote" in next_page.html
+
+    dav = Client(served.base, "alice", "alice-pw")
+    path = "/dav/alice/actions/" + todo.url.path.rsplit("/", 1)[-1]
+    closed = model.main_component(model.parse(dav.text(path)))
+    assert str(closed["STATUS"]) == "COMPLETED"
+    assert "COMPLETED" in closed and int(closed["PERCENT-COMPLETE"]) == 100
+
+    items = calendar.search(todo=True, include_completed=True)
+    successors = [model.read(model.parse(i.data)) for i in items
+                  if model.read(model.parse(i.data)).uid != action.uid]
+    assert len(successors) == 1
+    nxt = successors[0]
+    assert nxt.links == action.links and nxt.kind == "email"
+    assert nxt.previous == action.uid
+    assert model.read(model.parse(dav.text(path))).next == nxt.uid
+    assert nxt.page and nxt.page != page_url and nxt.page in next_page.url
+
+    # The same form again (a double click, a retry) makes no second successor.
+    again = page.submit("close-and-create", summary="Send the quote",
+                        due="2026-12-10T10:00", kind="email")
+    assert again.status_code == 303
+    assert len(calendar.search(todo=True, include_completed=True)) == 2
+
+
+def test_plain_client_task_gets_a_link_and_closes(served):
+    dav = Client(served.base, "alice", "alice-pw")
+    path = "/dav/alice/actions/plain.ics"
+    sent = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Some client//EN\r\n"
+            "BEGIN:VTODO\r\nUID:plain-1\r\nDTSTAMP:20261201T100000Z\r\n"
+            "SUMMARY:Renew the insurance\r\nEND:VTODO\r\nEND:VCALENDAR\r\n")
+    assert dav.put(path, sent).status_code == 201
+    comp = model.main_component(model.parse(dav.text(path)))
+    page = Page.open(str(comp["URL"]))
+    assert "Renew the insurance" in page.html
+    page.follow(page.submit("close"))
+    closed = model.main_component(model.parse(dav.text(path)))
+    assert str(closed["STATUS"]) == "COMPLETED" and int(closed["PERCENT-COMPLETE"]) == 100
+    assert "COMPLETED" in closed and model.PROP_CLOSED in closed
+
+
+def test_well_known_and_server_address_lead_to_caldav(served):
+    response = requests.get(served.base + "/.well-known/caldav", allow_redirects=False,
+                            timeout=10)
+    assert response.status_code in (301, 308)
+    assert response.headers["Location"].endswith("/dav/")
+    log = served.stop()
+    assert re.search(r"GET /\.well-known/caldav 30\d", log)  # one line per request

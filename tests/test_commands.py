@@ -1,0 +1,150 @@
+"""The followup command line against a real server: user, new, list, import, and errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+import textwrap
+
+import bcrypt
+import pytest
+
+from server import model
+from server.cli import main
+from tests.conftest import PEOPLE
+
+
+def account(live, user="alice"):
+    return ["--url", live.base_url, "--user", user, "--password", PEOPLE[user]]
+
+
+def test_user_add_writes_a_bcrypt_hash_and_a_calendar(tmp_path, capsys):
+    data = tmp_path / "var"
+    assert main(["user", "add", "carol", "--password", "s3cret", "--data", str(data)]) == 0
+    name, hashed = (data / "users").read_text().strip().split(":", 1)
+    assert name == "carol" and hashed.startswith("$2")
+    assert bcrypt.checkpw(b"s3cret", hashed.encode())
+    assert (data / "collections" / "collection-root" / "carol" / "actions").is_dir()
+    assert "s3cret" not in capsys.readouterr().out
+
+
+def test_user_add_generates_and_prints_a_password_once(tmp_path, capsys):
+    assert main(["user", "add", "dave", "--data", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    password = out.rsplit("password: ", 1)[1].strip()
+    hashed = (tmp_path / "users").read_text().split(":", 1)[1].strip()
+    assert bcrypt.checkpw(password.encode(), hashed.encode())
+
+
+def test_user_add_refuses_reserved_and_odd_names(tmp_path, capsys):
+    assert main(["user", "add", "followup-service", "--data", str(tmp_path)]) == 1
+    assert main(["user", "add", "../etc", "--data", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 2 and "reserved" in err
+
+
+def test_new_with_all_links_then_list(live, alice, capsys):
+    assert main(["new", "Call the buyer", *account(live), "--type", "call",
+                 "--due", "2026-12-01", "--account", "ACME", "--contact", "Jane Doe",
+                 "--opportunity", "Renewal 2027", "--project", "Q1"]) == 0
+    assert main(["new", "Send the brochure", *account(live), "--type", "email",
+                 "--due", "2099-01-01T09:00"]) == 0
+    [first, second] = sorted((s.action for s in alice.list(live.calendar_path("alice"))),
+                             key=lambda a: a.summary)
+    assert first.kind == "call" and first.when == dt.date(2026, 12, 1)
+    assert set(first.links) == set(model.LINK_KINDS)
+    assert first.page  # stamped by the plugin: the CLI knows no secret
+    capsys.readouterr()
+    assert main(["list", *account(live)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("2026-12-01") and "Call the buyer" in lines[0]
+    assert "opportunity: Renewal 2027" in lines[0]
+    assert "Send the brochure" in lines[1]
+    assert main(["list", *account(live), "--overdue"]) == 0
+    out = capsys.readouterr().out
+    assert "Call the buyer" in out and "Send the brochure" not in out
+
+
+def test_list_leaves_closed_actions_out(live, alice, capsys):
+    main(["new", "Done already", *account(live), "--due", "2026-11-01"])
+    [stored] = alice.list(live.calendar_path("alice"))
+    alice.close(stored.path)
+    capsys.readouterr()
+    main(["list", *account(live)])
+    assert "no open actions" in capsys.readouterr().out
+
+
+def test_import_reports_imported_skipped_and_failed(live, alice, tmp_path, capsys):
+    source = tmp_path / "export.ics"
+    source.write_text(textwrap.dedent("""\
+        BEGIN:VCALENDAR
+        VERSION:2.0
+        PRODID:-//test//EN
+        BEGIN:VTODO
+        UID:imp-1
+        DTSTAMP:20261201T000000Z
+        SUMMARY:Imported task
+        DUE;VALUE=DATE:20261210
+        END:VTODO
+        BEGIN:VEVENT
+        UID:imp-2
+        DTSTAMP:20261201T000000Z
+        DTSTART:20261211T100000Z
+        DTEND:20261211T110000Z
+        SUMMARY:Imported meeting
+        END:VEVENT
+        BEGIN:VJOURNAL
+        UID:imp-3
+        SUMMARY:A note
+        END:VJOURNAL
+        BEGIN:VTODO
+        UID:imp-4
+        DUE:not-a-date
+        SUMMARY:Broken
+        END:VTODO
+        END:VCALENDAR
+        """))
+    code = main(["import", str(source), *account(live)])
+    out = capsys.readouterr().out
+    assert "imported 2" in out and "skipped 1" in out
+    assert "line 17: VJOURNAL is not an action" in out
+    assert "line 21:" in out and "not-a-date" in out
+    stored = {s.action.summary: s for s in alice.list(live.calendar_path("alice"))}
+    assert {"Imported task", "Imported meeting"} <= set(stored)
+    assert all(s.action.page for s in stored.values())
+    assert code in (0, 1)
+    # Importing again skips what is there.
+    main(["import", str(source), *account(live)])
+    assert "imported 0" in capsys.readouterr().out
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--due", "next week"], "YYYY-MM-DD"),
+    (["--password", "wrong"], "password"),
+])
+def test_errors_are_one_clear_line(live, capsys, argv, words):
+    args = ["new", "X", *account(live)]
+    args[args.index("--password") + 1: args.index("--password") + 2] = [PEOPLE["alice"]]
+    args += argv
+    assert main(args) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and words in err
+
+
+def test_server_down_is_one_clear_line(capsys):
+    url = f"http://127.0.0.1:{_free_port()}"
+    assert main(["list", "--url", url, "--user", "a", "--password", "b"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "running" in err
+
+
+def test_unreadable_file_is_one_clear_line(live, tmp_path, capsys):
+    assert main(["import", str(tmp_path / "missing.ics"), *account(live)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "cannot read" in err

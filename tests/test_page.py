@@ -1,0 +1,102 @@
+"""The action page through Flask's test client (the companion) against live Radicale."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+
+from server import model
+from server.tokens import PageTokens
+
+
+@pytest.fixture
+def action(live, alice):
+    """An action of alice's with all four links, made through her own account."""
+    cal = model.new("Call <b>ACME</b> & co", "call", dt.date(2026, 12, 1),
+                    [model.Link.named("opportunity", '<script>alert("x")</script>'),
+                     model.Link.named("account", "ACME")])
+    stored = alice.new_action(live.calendar_path("alice"), cal)
+    token = PageTokens(live.secret_key).make(stored.path)
+    return stored, f"/a/{token}"
+
+
+def csrf(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def test_page_shows_the_action_escaped(client, action):
+    _, url = action
+    html = client.get(url).get_data(as_text=True)
+    assert "Call &lt;b&gt;ACME&lt;/b&gt; &amp; co" in html
+    assert "<script>alert" not in html
+    assert 'data-action="close-and-create"' in html and 'data-action="close"' in html
+    # The default choice comes first.
+    assert html.index('data-action="close-and-create"') < html.index('data-action="close"')
+
+
+def test_page_has_security_headers(client, action):
+    response = client.get(action[1])
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_post_without_csrf_token_is_refused(client, action, alice):
+    stored, url = action
+    assert client.post(url + "/close").status_code == 400
+    assert not alice.get(stored.path).action.closed
+
+
+@pytest.mark.parametrize("mangle", [lambda t: t[:-2] + "xx", lambda t: t + "x",
+                                    lambda t: "abc"])
+def test_tampered_token_is_404(client, action, mangle):
+    token = action[1].rsplit("/", 1)[1]
+    response = client.get("/a/" + mangle(token))
+    assert response.status_code == 404
+    assert "signature" not in response.get_data(as_text=True).lower()
+
+
+def test_token_for_a_missing_item_is_404(client, live):
+    token = PageTokens(live.secret_key).make("/dav/alice/actions/nothing.ics")
+    assert client.get(f"/a/{token}").status_code == 404
+
+
+def test_bad_date_says_what_to_write_and_changes_nothing(client, action, alice):
+    stored, url = action
+    html = client.get(url).get_data(as_text=True)
+    response = client.post(url + "/close-and-create", data={
+        "csrf_token": csrf(html), "summary": "Next", "due": "soon", "kind": "call"})
+    assert response.status_code == 400
+    assert "YYYY-MM-DD" in response.get_data(as_text=True)
+    assert not alice.get(stored.path).action.closed
+
+
+def test_close_then_page_shows_closed_without_close_form(client, action, alice):
+    stored, url = action
+    html = client.get(url).get_data(as_text=True)
+    response = client.post(url + "/close", data={"csrf_token": csrf(html)})
+    assert response.status_code == 303
+    html = client.get(url).get_data(as_text=True)
+    assert "Closed" in html and 'data-action="close"' not in html
+    # Closed without a next step: the page still offers to plan one.
+    assert 'data-action="close-and-create"' in html
+    assert alice.get(stored.path).action.closed
+
+
+def test_create_next_after_close_links_both(client, action, alice, live):
+    stored, url = action
+    html = client.get(url).get_data(as_text=True)
+    client.post(url + "/close", data={"csrf_token": csrf(html)})
+    html = client.get(url).get_data(as_text=True)
+    response = client.post(url + "/close-and-create", data={
+        "csrf_token": csrf(html), "summary": "Plan the demo", "due": "2026-12-15",
+        "kind": "meeting", "generation": re.search(r'name="generation" value="(\d+)"',
+                                                   html).group(1)})
+    assert response.status_code == 303
+    closed = alice.get(stored.path).action
+    successor = alice.get(f"{live.calendar_path('alice')}{closed.next}.ics").action
+    assert successor.component == "VEVENT" and successor.previous == closed.uid
+    html = client.get(url).get_data(as_text=True)
+    assert "Plan the demo" in html and 'data-action="close-and-create"' not in html

@@ -1,0 +1,102 @@
+"""Logging in: the form, the session, HTTP Basic, the limit on attempts, one user per page."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from server import model
+from server.store import Store
+from tests.conftest import PEOPLE
+from tests.test_web_pages import add, basic, csrf, page, today
+from web.auth import Attempts
+
+
+def login(client, user: str, password: str):
+    html = client.get("/login").get_data(as_text=True)
+    return client.post("/login", data={"csrf_token": csrf(html), "username": user,
+                                       "password": password, "next": "/week"})
+
+
+def test_login_form_session_and_logout(client):
+    response = login(client, "alice", PEOPLE["alice"])
+    assert response.status_code == 303 and response.headers["Location"] == "/week"
+    html = client.get("/week").get_data(as_text=True)
+    assert "alice" in html and "Week planner" in html
+    client.post("/logout", data={"csrf_token": csrf(html)})
+    assert client.get("/week").status_code == 302
+
+
+def test_wrong_password_says_what_to_do(client):
+    response = login(client, "alice", "not-her-password")
+    assert response.status_code == 401
+    assert "Wrong user name or password" in response.get_data(as_text=True)
+    assert client.get("/overdue").status_code == 302
+
+
+def test_attempts_beyond_the_limit_are_refused_even_with_the_right_password(client, app):
+    assert app.config["LOGIN_ATTEMPTS"] == 5  # the default; each failure costs Radicale 1 s
+    limit = 2
+    app.extensions["followup_attempts"] = Attempts(limit, app.config["LOGIN_WINDOW"])
+    for _ in range(limit):
+        assert login(client, "alice", "guess").status_code == 401
+    response = login(client, "alice", PEOPLE["alice"])
+    assert response.status_code == 429
+    assert "Too many failed attempts" in response.get_data(as_text=True)
+    # Basic auth counts against the same limit, and another user is not blocked by alice's.
+    assert client.get("/overdue", headers=basic("alice")).status_code == 429
+    assert login(client, "bob", PEOPLE["bob"]).status_code == 303
+
+
+def test_the_service_account_cannot_log_in(client, live):
+    user, password = live.service
+    assert login(client, user, password).status_code == 401
+
+
+def test_pages_never_show_another_users_actions(client, live, alice):
+    bob = Store(live.base_url, "bob", PEOPLE["bob"])
+    yesterday = today() - dt.timedelta(days=1)
+    links = (("opportunity", "Shared name"),)
+    mine = add(alice, live, "alice", "Call from Alice", yesterday, links=links)
+    theirs = add(bob, live, "bob", "Secret call of Bob", yesterday, links=links)
+    bob.close(add(bob, live, "bob", "Closed deal of Bob", yesterday,
+                  links=(("opportunity", "Bob only"),)).path)
+    uri = model.Link.named("opportunity", "Shared name").uri
+    urls = ("/overdue", f"/week?date={yesterday}", "/records/opportunity",
+            "/records/opportunity/view?uri=" + uri.replace("%", "%25"))
+    # Alice through the login form (the companion's account reads for her: the page must
+    # keep to her calendars), Bob through Basic auth (his own account reads).
+    assert login(client, "alice", PEOPLE["alice"]).status_code == 303
+    for url in urls:
+        html = client.get(url).get_data(as_text=True)
+        assert "Call from Alice" in html and "Bob" not in html, url
+        html = page(client.application.test_client(), url, "bob")
+        assert "Secret call of Bob" in html and "Alice" not in html, url
+    # Alice cannot close Bob's action through the bulk close either, even with its token.
+    html = client.get("/overdue").get_data(as_text=True)
+    from web.calendar import tokens
+
+    with client.application.app_context():
+        bobs = tokens().make(theirs.path)
+        own = tokens().make(mine.path)
+    response = client.post("/overdue/close-many", data={
+        "csrf_token": csrf(html), "t": [bobs, own], f"choice-{bobs}": "close",
+        f"choice-{own}": "close"})
+    assert response.status_code == 303
+    assert not bob.get(theirs.path).action.closed
+    assert alice.get(mine.path).action.closed
+
+
+def test_the_limit_is_per_user_and_address_and_slides_with_time():
+    now = [1000.0]
+    attempts = Attempts(3, 60, clock=lambda: now[0])
+    for _ in range(3):
+        attempts.failed("Alice", "10.0.0.1")
+    assert attempts.blocked("alice", "10.0.0.1")
+    assert not attempts.blocked("alice", "10.0.0.2") and not attempts.blocked("bob", "10.0.0.1")
+    now[0] += 59
+    assert attempts.blocked("alice", "10.0.0.1")
+    now[0] += 2
+    assert not attempts.blocked("alice", "10.0.0.1")
+    attempts.failed("alice", "10.0.0.1")
+    attempts.succeeded("alice", "10.0.0.1")
+    assert not attempts.blocked("alice", "10.0.0.1")

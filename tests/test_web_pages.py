@@ -1,0 +1,229 @@
+"""The list pages against a real Radicale: overdue, week, records, action page forms."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import re
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from server import model
+from server.store import Store
+from tests.conftest import PEOPLE
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def today() -> dt.date:
+    return dt.datetime.now(PARIS).date()
+
+
+def basic(user: str = "alice") -> dict[str, str]:
+    token = base64.b64encode(f"{user}:{PEOPLE[user]}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+def add(store: Store, live, user: str, summary: str, when=None, kind: str = "call",
+        links: tuple[tuple[str, str], ...] = (), uid: str | None = None):
+    cal = model.new(summary, kind, when, [model.Link.named(k, v) for k, v in links], uid=uid)
+    return store.new_action(live.calendar_path(user), cal)
+
+
+def csrf(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def form_action(html: str, data_action: str, near: str) -> str:
+    """The action URL of the first form of that kind after the text `near`."""
+    start = html.index(near)
+    found = re.search(r'<form method="post" action="([^"]+)" data-action="' + data_action + '"',
+                      html[start:])
+    return found.group(1).replace("&amp;", "&")
+
+
+def page(client, url: str, user: str = "alice") -> str:
+    response = client.get(url, headers=basic(user))
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    return response.get_data(as_text=True)
+
+
+def test_overdue_with_basic_auth_then_close_leaves_the_list_and_week_strikes_it(
+        client, live, alice):
+    yesterday = today() - dt.timedelta(days=1)
+    late = add(alice, live, "alice", "Call ACME about the renewal", yesterday,
+               links=(("account", "ACME"),)).action.uid
+    add(alice, live, "alice", "Not yet due", today() + dt.timedelta(days=3))
+    html = page(client, "/overdue")
+    assert f'data-uid="{late}"' in html and "Call ACME about the renewal" in html
+    assert "Not yet due" not in html
+    assert "ACME" in html
+    url = form_action(html, "close", "Call ACME about the renewal")
+    response = client.post(url, data={"csrf_token": csrf(html), "back": "/overdue"},
+                           headers=basic())
+    assert response.status_code == 303 and response.headers["Location"] == "/overdue"
+    after = page(client, "/overdue")
+    assert f'data-uid="{late}"' not in after
+    assert "Closed: Call ACME about the renewal" in after  # said once, in the message
+    week = page(client, f"/week?date={yesterday.isoformat()}")
+    assert re.search(r'class="entry kind-call closed"[^>]*>\s*<a [^>]*>\s*<span class="time">'
+                     r'[^<]*</span>\s*<s>Call ACME about the renewal</s>', week)
+
+
+def test_pages_need_a_login(client):
+    response = client.get("/overdue")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    wrong = {"Authorization": "Basic " + base64.b64encode(b"alice:nope").decode()}
+    response = client.get("/week", headers=wrong)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Basic")
+
+
+def waiting_list(html: str) -> str:
+    """The "opportunities with no next step" list of the page ("" when there is none)."""
+    found = re.search(r'<ul class="plain waiting">(.*?)</ul>', html, re.S)
+    return found.group(1) if found else ""
+
+
+def chain_of_three(alice: Store, live):
+    """Meeting → quote → call on one opportunity, the first two closed, made the product's way."""
+    first = add(alice, live, "alice", "Discovery meeting", today() - dt.timedelta(days=9),
+                links=(("opportunity", "Renewal 2027"), ("account", "ACME")))
+    _, second = alice.close_and_create(first.path, "Send the quote",
+                                       today() - dt.timedelta(days=5), "email")
+    _, third = alice.close_and_create(second.path, "Call about the quote",
+                                      today() + dt.timedelta(days=2), "call")
+    return first, second, third
+
+
+def test_opportunity_page_shows_the_chain_in_order_with_the_next_step(client, live, alice):
+    first, second, third = chain_of_three(alice, live)
+    # A later, unrelated action with an earlier date must not break the chain's order.
+    add(alice, live, "alice", "Other deal", today(), links=(("opportunity", "Other"),))
+    uri = model.Link.named("opportunity", "Renewal 2027").uri
+    html = page(client, "/records/opportunity/view?" + urlencode({"uri": uri}))
+    uids = re.findall(r'<li class="step[^"]*" data-uid="([^"]+)"', html)
+    assert uids == [first.action.uid, second.action.uid, third.action.uid]
+    assert re.search(r'class="step next-step" data-uid="' + third.action.uid, html)
+    assert "<s>Discovery meeting</s>" in html and "<s>Send the quote</s>" in html
+
+
+def test_no_next_step_lists_only_opportunities_whose_actions_are_all_closed(client, live, alice):
+    chain_of_three(alice, live)  # Renewal 2027 has an open action
+    done = add(alice, live, "alice", "Lost deal debrief", today() - dt.timedelta(days=3),
+               links=(("opportunity", "Lost deal"), ("contact", "Jane Doe")))
+    alice.close(done.path)
+    html = page(client, "/records/opportunity")
+    waiting = waiting_list(html)
+    assert "Lost deal" in waiting and "Renewal 2027" not in waiting
+    # One click plans the next step: a task linked to it (and to the same contact), opened.
+    response = client.post("/records/opportunity/plan", headers=basic(), data={
+        "csrf_token": csrf(html), "uri": model.Link.named("opportunity", "Lost deal").uri})
+    assert response.status_code == 303 and response.headers["Location"].startswith("/a/")
+    opened = page(client, response.headers["Location"])
+    assert "Next step: Lost deal" in opened and "Jane Doe" in opened
+    assert "Lost deal" not in waiting_list(page(client, "/records/opportunity"))
+    planned = alice.neighbour(alice.get(done.path), "next")
+    assert planned is not None and not planned.action.closed
+    assert planned.action.links["opportunity"].label == "Lost deal"
+
+
+def test_outcome_undo_and_postpone_are_in_the_stored_item(client, live, alice):
+    due = today() - dt.timedelta(days=1)
+    item = add(alice, live, "alice", "Call the buyer", due)
+    html = page(client, "/overdue")
+    url = form_action(html, "close", "Call the buyer")
+    token = url.rsplit("/", 1)[0]
+    client.post(url, headers=basic(), data={"csrf_token": csrf(html), "outcome": "Wants a demo"})
+    stored = alice.get(item.path)  # alice's own CalDAV view of the item
+    assert stored.action.closed
+    assert "X-FOLLOWUP-OUTCOME:Wants a demo" in model.to_text(stored.cal)
+    html = page(client, token)
+    assert "Wants a demo" in html and "Reopen" in html
+    response = client.post(token + "/reopen", headers=basic(), data={"csrf_token": csrf(html)})
+    assert response.status_code == 303
+    assert not alice.get(item.path).action.closed
+    html = page(client, token)
+    response = client.post(token + "/postpone", headers=basic(),
+                           data={"csrf_token": csrf(html), "days": "7"})
+    assert response.status_code == 303
+    assert alice.get(item.path).action.when == due + dt.timedelta(days=7)
+    assert "DUE;VALUE=DATE:" + (due + dt.timedelta(days=7)).strftime("%Y%m%d") in \
+        model.to_text(alice.get(item.path).cal)
+
+
+def test_undo_of_close_and_create_can_delete_the_successor(client, live, alice):
+    item = add(alice, live, "alice", "Meet the buyer", today() - dt.timedelta(days=2))
+    _, successor = alice.close_and_create(item.path, "Send the minutes", today(), "email")
+    html = page(client, "/week?date=" + (today() - dt.timedelta(days=2)).isoformat())
+    token = re.search(r'href="(/a/[^"?]+)\?back=[^"]*">\s*<span class="time">[^<]*</span>\s*'
+                      r'<s>Meet the buyer</s>', html).group(1)
+    html = page(client, token)
+    assert "Send the minutes" in html and 'value="delete"' in html
+    response = client.post(token + "/reopen", headers=basic(),
+                           data={"csrf_token": csrf(html), "successor": "delete"})
+    assert response.status_code == 303
+    assert alice.find(successor.path) is None
+    again = alice.get(item.path).action
+    assert not again.closed and again.next is None
+
+
+def test_summaries_are_escaped_everywhere(client, live, alice):
+    evil = '<img src=x onerror="alert(1)">'
+    item = add(alice, live, "alice", evil, today() - dt.timedelta(days=1),
+               links=(("opportunity", evil),))
+    alice.close_and_create(item.path, evil + " again", today() - dt.timedelta(days=1))
+    uri = model.Link.named("opportunity", evil).uri
+    for url in ("/overdue", f"/week?date={today() - dt.timedelta(days=1)}",
+                "/records/opportunity", "/records/opportunity/view?" + urlencode({"uri": uri})):
+        html = page(client, url)
+        assert "<img" not in html, url
+        assert "&lt;img" in html, url
+
+
+def test_close_and_create_from_the_overdue_list_returns_to_it(client, live, alice):
+    item = add(alice, live, "alice", "Call the buyer", today() - dt.timedelta(days=2),
+               links=(("opportunity", "Deal"),))
+    html = page(client, "/overdue")
+    url = form_action(html, "close-and-create", "Call the buyer")
+    response = client.post(url, headers=basic(), data={
+        "csrf_token": csrf(html), "back": "/overdue", "summary": "Send the quote",
+        "due": today().isoformat(), "kind": "email", "generation": "0",
+        "outcome": "Interested"})
+    assert response.status_code == 303 and response.headers["Location"] == "/overdue"
+    after = page(client, "/overdue")
+    assert f'data-uid="{item.action.uid}"' not in after
+    assert "Next: Send the quote" in after
+    closed = alice.get(item.path).action
+    successor = alice.neighbour(alice.get(item.path), "next").action
+    assert closed.closed and closed.outcome == "Interested"
+    assert successor.summary == "Send the quote" and successor.kind == "email"
+    assert successor.links["opportunity"].label == "Deal"
+    # A bad date is refused with what to write, and nothing changes.
+    other = add(alice, live, "alice", "Second call", today() - dt.timedelta(days=2))
+    html = page(client, "/overdue")
+    response = client.post(form_action(html, "close-and-create", "Second call"),
+                           headers=basic(), data={"csrf_token": csrf(html), "summary": "x",
+                                                  "due": "next tuesday", "back": "/overdue"})
+    assert response.status_code == 400
+    assert "YYYY-MM-DD" in response.get_data(as_text=True)
+    assert not alice.get(other.path).action.closed
+
+
+def test_errors_say_what_to_do(client):
+    response = client.get("/a/not-a-token")
+    assert response.status_code == 404
+    assert "check that it was copied whole" in response.get_data(as_text=True)
+    response = client.post("/logout")  # no CSRF token
+    assert response.status_code == 400
+    assert "reload the page and send it again" in response.get_data(as_text=True)
+    response = client.get("/week?date=tuesday", headers=basic())
+    assert response.status_code == 400 and "YYYY-MM-DD" in response.get_data(as_text=True)
+
+
+def test_a_user_without_calendars_sees_empty_pages(client, live):
+    import shutil
+
+    shutil.rmtree(live.data.collections / "collection-root" / "bob")
+    for url in ("/overdue", "/week", "/records/opportunity"):
+        assert client.get(url, headers=basic("bob")).status_code == 200, url

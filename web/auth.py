@@ -1,0 +1,173 @@
+"""Logging in with one's CalDAV user name and password.
+
+The password is checked by a real CalDAV request made as that user; then the session cookie
+remembers the user name only (never the password). The same pages accept HTTP Basic auth,
+checked the same way on each request, for scripts. Failed attempts are limited per user name
+and address (LOGIN_ATTEMPTS in LOGIN_WINDOW seconds, kept in memory).
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
+
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+
+from server.store import StoreError
+from web.calendar import make_store
+from web.i18n import safe_target
+
+bp = Blueprint("auth", __name__)
+MAX_TRACKED = 10_000
+
+
+class Attempts:
+    """Failed logins per (user, address) in a sliding window; thread-safe, in memory."""
+
+    def __init__(self, limit: int, window: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit, self.window, self.clock = limit, window, clock
+        self._failures: dict[tuple[str, str], deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
+        failures = self._failures[key]
+        while failures and failures[0] <= now - self.window:
+            failures.popleft()
+        return failures
+
+    def blocked(self, user: str, address: str) -> bool:
+        with self._lock:
+            return len(self._recent((user.casefold(), address), self.clock())) >= self.limit
+
+    def failed(self, user: str, address: str) -> None:
+        with self._lock:
+            now = self.clock()
+            self._recent((user.casefold(), address), now).append(now)
+            if len(self._failures) > MAX_TRACKED:  # many names tried: forget the stale ones
+                for key in [k for k in self._failures if not self._recent(k, now)]:
+                    del self._failures[key]
+
+    def succeeded(self, user: str, address: str) -> None:
+        with self._lock:
+            self._failures.pop((user.casefold(), address), None)
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["followup_attempts"] = Attempts(int(app.config["LOGIN_ATTEMPTS"]),
+                                                   float(app.config["LOGIN_WINDOW"]))
+    app.context_processor(lambda: {"user": current_user()})
+
+
+def _attempts() -> Attempts:
+    return current_app.extensions["followup_attempts"]
+
+
+class TooManyAttempts(Exception):
+    pass
+
+
+def check(user: str, password: str) -> bool:
+    """Whether the CalDAV server accepts these credentials (one real request as the user).
+
+    TooManyAttempts if this user name from this address failed too often lately.
+    """
+    address = request.remote_addr or "-"
+    attempts = _attempts()
+    if attempts.blocked(user, address):
+        raise TooManyAttempts
+    if not user or not password or user == current_app.config.get("CALDAV_USER"):
+        attempts.failed(user, address)
+        return False
+    account = make_store(user, password)
+    try:
+        account.client.principal()
+    except Exception as exc:
+        if type(exc).__name__ == "AuthorizationError":
+            attempts.failed(user, address)
+            return False
+        raise StoreError(f"cannot reach the CalDAV server: {exc}") from exc
+    attempts.succeeded(user, address)
+    g.user_store = account
+    return True
+
+
+def current_user() -> str | None:
+    return g.get("user") or session.get("user")
+
+
+def _basic_user() -> str | None | bool:
+    """The user of a valid Basic Authorization header; False if one was sent but is wrong.
+
+    TooManyAttempts if that user name failed too often from this address lately.
+    """
+    auth = request.authorization
+    if auth is None or auth.type != "basic":
+        return None
+    user, password = auth.parameters.get("username") or "", auth.parameters.get("password") or ""
+    return user if check(user, password) else False
+
+
+def login_required(view: Callable) -> Callable:
+    """Let the signed-in user (session or Basic auth) in; send others to the login form."""
+
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs) -> ResponseReturnValue:
+        try:
+            basic = _basic_user()
+        except TooManyAttempts:
+            return render_template("auth/denied.html", blocked=True), 429
+        if basic is False:
+            return (render_template("auth/denied.html"), 401,
+                    {"WWW-Authenticate": 'Basic realm="followup", charset="UTF-8"'})
+        g.user = basic or session.get("user")
+        if not g.user:
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> ResponseReturnValue:
+    target = safe_target(request.values.get("next"), url_for("overdue.show"))
+    if request.method == "GET":
+        if session.get("user"):
+            return redirect(target)
+        return render_template("auth/login.html", next=target, username="")
+    user = request.form.get("username", "").strip()
+    password = request.form.get("password", "")
+    try:
+        accepted = check(user, password)
+    except TooManyAttempts:
+        return render_template(
+            "auth/login.html", next=target, username=user,
+            error=_("Too many failed attempts. Wait a minute, then try again.")), 429
+    if not accepted:
+        return render_template(
+            "auth/login.html", next=target, username=user,
+            error=_("Wrong user name or password. Use the ones of your calendar account.")), 401
+    session.clear()
+    session["user"] = user
+    return redirect(target, code=303)
+
+
+@bp.post("/logout")
+def logout() -> ResponseReturnValue:
+    session.clear()
+    return redirect(url_for("auth.login"), code=303)

@@ -1,0 +1,105 @@
+"""Overdue actions: the user's open actions past their date, oldest first, each closable in
+place, and a bulk close that asks, per action, whether to create the next one."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import ngettext
+
+from server import agenda, model
+from server.store import Conflict, Stored
+from server.tokens import TokenError
+from web.actions import (
+    DELAYS,
+    KIND_LABELS,
+    LINK_LABELS,
+    close_and_create_one,
+    read_next_form,
+    suggestion,
+)
+from web.auth import login_required
+from web.calendar import owns, store, tokens, user_items, zone
+
+bp = Blueprint("overdue", __name__, url_prefix="/overdue")
+
+
+def _context() -> dict:
+    return {"kind_labels": KIND_LABELS, "link_labels": LINK_LABELS, "kinds": model.KINDS,
+            "delays": DELAYS, "suggestion": suggestion, "token": tokens().make}
+
+
+@bp.get("")
+@login_required
+def show() -> ResponseReturnValue:
+    items = agenda.overdue(user_items(g.user), model.utcnow(), zone())
+    return render_template("overdue/list.html", items=items, **_context())
+
+
+def _selected(names: list[str]) -> list[Stored]:
+    """The user's own items named by the tokens posted; anything else is ignored."""
+    chosen = []
+    for token in dict.fromkeys(names):
+        try:
+            path = tokens().read(token)
+        except TokenError:
+            continue
+        if owns(g.user, path):
+            found = store().find(path)
+            if found is not None and not found.action.closed:
+                chosen.append(found)
+    return chosen
+
+
+@bp.post("/close-selected")
+@login_required
+def confirm() -> ResponseReturnValue:
+    """Step 1 of the bulk close: ask, for each selected action, whether a next one follows."""
+    chosen = _selected(request.form.getlist("t"))
+    if not chosen:
+        flash(_("Select at least one action to close."))
+        return redirect(url_for("overdue.show"), code=303)
+    rows = [{"stored": s, "token": tokens().make(s.path), "form": suggestion(s.action),
+             "choice": "next"} for s in chosen]
+    return render_template("overdue/confirm.html", rows=rows, **_context())
+
+
+@bp.post("/close-many")
+@login_required
+def close_many() -> ResponseReturnValue:
+    """Step 2: close each one, creating its next action where that was chosen."""
+    chosen = _selected(request.form.getlist("t"))
+    rows, errors = [], []
+    for stored in chosen:
+        token = tokens().make(stored.path)
+        choice = request.form.get(f"choice-{token}", "next")
+        row = {"stored": stored, "token": token, "choice": choice,
+               "form": {n: request.form.get(f"{n}-{token}", "").strip()
+                        for n in ("summary", "due", "kind")}}
+        if choice == "next":
+            try:
+                row["form"], row["when"], row["kind"] = read_next_form(suffix=f"-{token}")
+            except model.ActionError as exc:
+                errors.append(_("%(summary)s: %(reason)s", summary=stored.action.summary,
+                                reason=exc))
+        rows.append(row)
+    if errors:
+        return render_template("overdue/confirm.html", rows=rows, errors=errors,
+                               **_context()), 400
+    done = 0
+    for row in rows:
+        stored, outcome = row["stored"], request.form.get(f"outcome-{row['token']}", "")
+        try:
+            if row["choice"] == "next":
+                close_and_create_one(stored, row["when"], row["form"], row["kind"],
+                                     stored.action.sequence, outcome)
+            else:
+                store().close(stored.path, outcome=outcome)
+            done += 1
+        except Conflict:
+            flash(_("%(summary)s changed at the same moment: check it and close it again.",
+                    summary=stored.action.summary))
+    flash(ngettext("%(num)d action closed.", "%(num)d actions closed.", done))
+    return redirect(url_for("overdue.show"), code=303)
+
