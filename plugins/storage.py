@@ -13,7 +13,8 @@ It is Radicale's own ``multifilesystem`` storage; on every upload into an action
 - followup's links, chain and page come back if the client dropped them, a completion in
   any client's dialect is a close, an un-tick a reopen (server/merge.py);
 - the item gets its page link (model.stamp);
-- closing the last open action of an opportunity makes one "Plan the next step" task
+- ticking, in a client, the last open action of an opportunity makes one "Plan the next
+  step" task
   (server/nextstep.py; ``followup_next_step_rule = False`` turns it off);
 - a UID and link index (plugins/index.py) answers ``has_uid`` and the rule's question
   without reading every item.
@@ -73,10 +74,10 @@ PLUGIN_CONFIG_SCHEMA = {
                     "(opportunity, account, project, contact)",
             "type": str,
         },
-        "followup_next_step_skip_users": {
+        "followup_companion_users": {
             "value": SERVICE_USER,
-            "help": "users whose closes do not trigger the rule (the companion's account: "
-                    "its page offers Close and create next)",
+            "help": "the companion's accounts: they speak followup's format, so what they "
+                    "drop is meant (an undo) and is not restored",
             "type": str,
         },
     }
@@ -145,7 +146,7 @@ class Collection(multifilesystem.Collection):
                     index.put(href, scan(uploaded.serialize(), uploaded.uid))
             except Exception as exc:
                 logger.warning("followup: could not index %s/%s: %s", self.path, href, exc)
-        if change == merge.CLOSED:
+        if change == merge.TICKED:
             self._storage.next_step(self, href, uploaded)
         return uploaded, replaced
 
@@ -174,15 +175,15 @@ class Storage(multifilesystem.Storage):
         self.tokens = PageTokens(secret_file.read_text().strip())
         self.rule_on: bool = options.get("storage", "followup_next_step_rule")
         self.rule_kinds = _names(options.get("storage", "followup_next_step_links"))
-        self.rule_skip = frozenset(_names(options.get("storage", "followup_next_step_skip_users")))
+        self.companions = frozenset(_names(options.get("storage", "followup_companion_users")))
         self._user = ""
         self.last_was_fast = False  # set per upload, under the write lock
         rawbody.install()
 
     @contextlib.contextmanager
     def acquire_lock(self, mode: str, user: str = "", *args, **kwargs):
-        # Who writes decides whether the next-step rule runs; set once the write lock is
-        # held, so the attribute is safe (one writer at a time).
+        # Who writes decides whether a dropped property of ours is restored; set once the
+        # write lock is held, so the attribute is safe (one writer at a time).
         with super().acquire_lock(mode, user, *args, **kwargs):
             if mode == "w":
                 self._user = user or ""
@@ -255,7 +256,8 @@ class Storage(multifilesystem.Storage):
             try:
                 url = self.page_url(collection_path, href)
                 old_cal = model.parse(old.serialize()) if old is not None else None
-                cal, change = merge.update(old_cal, cal, url)
+                cal, change = merge.update(old_cal, cal, url,
+                                           restore=self._user not in self.companions)
                 cal = model.stamp(cal, url)
             except Exception as exc:  # never let an odd item stop a client's write
                 logger.warning("followup: could not keep the format of %s/%s: %s",
@@ -316,8 +318,11 @@ class Storage(multifilesystem.Storage):
     # -- the next-step rule --------------------------------------------------------------------
 
     def next_step(self, collection: Collection, href: str, closed: radicale_item.Item) -> None:
-        """After a close in a client: one planning task if no open action remains."""
-        if not self.rule_on or self._user in self.rule_skip:
+        """After a tick in a client: one planning task if no open action remains.
+
+        followup's own closes (page, command line) write X-FOLLOWUP-CLOSED and do not come
+        here: the page offers "Close and create next" and plans the next step itself."""
+        if not self.rule_on:
             return
         try:
             cal = model.parse(closed.serialize())

@@ -9,7 +9,8 @@ store (docs/FORMAT.md, "What clients may do"):
   client dropped them, and their parameters come back when a client dropped those;
 - a RELATED-TO whose RELTYPE a client rewrote gets its stored RELTYPE back, and a PARENT that
   points into the action's own chain is set aside (it would make a parent loop);
-- a completion in any client's dialect is a close, an un-tick is a reopen (`completion()`);
+- a completion in any client's dialect is a close ("ticked" when a client did it), an
+  un-tick is a reopen (`completion()`);
 - everything else, and every visible field the user changed, is the client's.
 
 Pure: no Radicale, no I/O. The page link itself is put back by `model.stamp` afterwards.
@@ -30,7 +31,9 @@ OURS = (model.PROP_KIND, *model.LINK_PROPS.values(), model.PROP_PREVIOUS, model.
 # Marks a user may type at the start of an event's SUMMARY to say it is done.
 EVENT_DONE_MARKS = ("✓", "✔")
 
-CLOSED, REOPENED = "closed", "reopened"
+# What an upload did: closed by followup itself (its close writes X-FOLLOWUP-CLOSED), ticked
+# in a calendar client (which knows nothing of X-FOLLOWUP-CLOSED), or reopened.
+CLOSED, TICKED, REOPENED = "closed", "ticked", "reopened"
 
 
 def _all(comp: icalendar.Component, name: str) -> list:
@@ -159,9 +162,12 @@ def completion(old: icalendar.Calendar | None, new: icalendar.Calendar,
     else:
         done = _task_done(old_closed, comp)
     if done:
+        change = ""
+        if old_comp is not None and not old_closed:
+            change = CLOSED if model.PROP_CLOSED in comp else TICKED
         if old_comp is not None and model.PROP_CLOSED in old_comp and model.PROP_CLOSED not in comp:
             comp.add(model.PROP_CLOSED, old_comp[model.PROP_CLOSED], encode=False)
-        return model.close(new, now), CLOSED if old_comp is not None and not old_closed else ""
+        return model.close(new, now), change
     if old_closed or model.is_closed(comp):
         return model.reopen(_mark_closed(new), now), REOPENED if old_closed else ""
     return new, ""
@@ -176,17 +182,20 @@ def _mark_closed(cal: icalendar.Calendar) -> icalendar.Calendar:
 
 
 def update(old: icalendar.Calendar | None, new: icalendar.Calendar, page_url: str = "",
-           now: dt.datetime | None = None) -> tuple[icalendar.Calendar, str]:
+           now: dt.datetime | None = None,
+           restore: bool = True) -> tuple[icalendar.Calendar, str]:
     """The version to store when a client uploads `new` over `old` (None: a new item).
 
     `new` is the caller's fresh parse and is changed in place (a copy costs a millisecond
-    on every upload); `old` is not changed.
+    on every upload); `old` is not changed. `restore=False` for followup's own writes (the
+    companion speaks the format: when it drops a property, it means it, e.g. an undo).
     """
     comp = model._main(new)
     old_comp = model.main_component(old) if old is not None else None
     if old_comp is not None and old_comp.name == comp.name:
-        restore_ours(old_comp, comp)
-        restore_related(old_comp, comp)
+        if restore:
+            restore_ours(old_comp, comp)
+            restore_related(old_comp, comp)
     else:
         old = None
     move_page_line_last(comp, page_url)

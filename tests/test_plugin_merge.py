@@ -41,6 +41,14 @@ def test_dropped_link_and_parameters_come_back():
     assert model.chain_href(merged, "next") == "n1.ics"
 
 
+def test_the_companion_may_drop_what_it_means_to():
+    old = _stored()
+    undone, _ = merge.update(old, model.unlink_next(old, NOW), PAGE, NOW, restore=False)
+    assert model.read(undone).next is None
+    restored, _ = merge.update(old, model.unlink_next(old, NOW), PAGE, NOW)
+    assert model.read(restored).next == "n1"  # from a calendar client it comes back
+
+
 def test_a_changed_link_value_is_the_clients():
     old = _stored()
     new = _client(old)
@@ -52,7 +60,9 @@ def test_a_changed_link_value_is_the_clients():
 def test_completion_rules():
     old = _stored()
     closed, change = merge.update(old, _client(old, STATUS="COMPLETED"), PAGE, NOW)
-    assert change == merge.CLOSED and model.read(closed).closed
+    assert change == merge.TICKED and model.read(closed).closed  # a client's tick
+    _, change = merge.update(old, model.close(old, NOW), PAGE, NOW)
+    assert change == merge.CLOSED  # followup's own close writes X-FOLLOWUP-CLOSED
     comp = model.main_component(closed)
     assert str(comp["PERCENT-COMPLETE"]) == "100" and "COMPLETED" in comp
     # from closed: dropping PERCENT-COMPLETE is not an un-tick, STATUS back is
