@@ -234,7 +234,7 @@ class Storage(multifilesystem.Storage):
 
     def prepare_upload(self, collection_path: str, href: str, item: radicale_item.Item,
                        old: radicale_item.Item | None) -> tuple[radicale_item.Item, str]:
-        """The item to store, and 'closed'/'reopened'/'' for what the client did."""
+        """The item to store, and what the upload did (merge.CLOSED, TICKED, REOPENED, '')."""
         self.last_was_fast = False
         if self._nothing_to_do(collection_path, href, item, old):
             # Only an action's fast path promises that its index entry is unchanged.

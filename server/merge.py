@@ -151,7 +151,8 @@ def _normalise_event_mark(comp: icalendar.Component) -> None:
 
 def completion(old: icalendar.Calendar | None, new: icalendar.Calendar,
                now: dt.datetime | None = None) -> tuple[icalendar.Calendar, str]:
-    """Close or reopen the client's version as the client meant; ('closed'|'reopened'|'')."""
+    """Close or reopen the client's version as the client meant; the change: CLOSED,
+    TICKED, REOPENED or ''."""
     comp = model._main(new)
     old_comp = model.main_component(old) if old is not None else None
     old_closed = old_comp is not None and model.is_closed(old_comp)
