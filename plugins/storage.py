@@ -1,4 +1,4 @@
-"""Radicale storage plugin: every action written by any client gets its page link.
+"""Radicale storage plugin: followup's promises kept whatever a calendar client does.
 
 Enable with::
 
@@ -7,20 +7,37 @@ Enable with::
     followup_base_url = https://crm.example.org
     followup_secret_file = /var/lib/followup/secret_key
 
-It is Radicale's own ``multifilesystem`` storage with one change: ``upload()`` stamps VTODO
-and VEVENT items in actions calendars with the link to their page (docs/FORMAT.md).
+It is Radicale's own ``multifilesystem`` storage; on every upload into an actions calendar:
+
+- what vobject damaged of the client's text is put back as sent (server/protect.py);
+- followup's links, chain and page come back if the client dropped them, a completion in
+  any client's dialect is a close, an un-tick a reopen (server/merge.py);
+- the item gets its page link (model.stamp);
+- ticking, in a client, the last open action of an opportunity makes one "Plan the next
+  step" task
+  (server/nextstep.py; ``followup_next_step_rule = False`` turns it off);
+- a UID and link index (plugins/index.py) answers ``has_uid`` and the rule's question
+  without reading every item.
+
 Malformed input never stops a write: the item is then stored as Radicale would store it.
+Whole-collection PUT and MOVE are handled too (docs/FORMAT.md, "What clients may do").
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 from pathlib import Path
 
+import icalendar
 import radicale.item as radicale_item
 from radicale.log import logger
 from radicale.storage import multifilesystem
 
-from server import model
+from plugins import fastpath, rawbody
+from plugins.index import Index, scan
+from server import merge, model, nextstep, protect
+from server.settings import SERVICE_USER
 from server.tokens import PageTokens
 
 PLUGIN_CONFIG_SCHEMA = {
@@ -45,21 +62,106 @@ PLUGIN_CONFIG_SCHEMA = {
             "help": "names of the calendars that hold actions, comma-separated; * for all",
             "type": str,
         },
+        "followup_next_step_rule": {
+            "value": "True",
+            "help": "make a 'Plan the next step' task when the last open action of a "
+                    "record is closed in a client",
+            "type": bool,
+        },
+        "followup_next_step_links": {
+            "value": "opportunity",
+            "help": "link kinds the next-step rule watches, in order, comma-separated "
+                    "(opportunity, account, project, contact)",
+            "type": str,
+        },
+        "followup_companion_users": {
+            "value": SERVICE_USER,
+            "help": "the companion's accounts: they speak followup's format, so what they "
+                    "drop is meant (an undo) and is not restored",
+            "type": str,
+        },
     }
 }
 
 
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(n.strip() for n in text.split(",") if n.strip())
+
+
+def _uids(cal) -> list[str]:
+    return [str(c["UID"]) for c in cal.subcomponents if "UID" in c]
+
+
+def _same_as(old: radicale_item.Item, collection_path: str) -> radicale_item.Item:
+    """The stored version again, byte for byte: vobject re-sorts properties, and a client
+    re-uploading what it read must get the very same bytes (and ETag) back, or sync
+    clients loop."""
+    return radicale_item.Item(
+        collection_path=collection_path, text=old.serialize(), etag=old.etag, uid=old.uid,
+        name=old.name, component_name=old.component_name, time_range=old.time_range)
+
+
 class Collection(multifilesystem.Collection):
-    """A calendar whose uploads are stamped with page links."""
+    """A calendar whose uploads keep followup's format, indexed for O(1) lookups."""
 
     _storage: Storage
 
+    def _index(self) -> Index:
+        index = Index(self._filesystem_path)
+        index.current(self._all_texts)
+        return index
+
+    def _all_texts(self):
+        for item in self.get_all():
+            yield item.href, item.uid, item.serialize()
+
+    def has_uid(self, uid: str) -> bool:
+        try:
+            return self._index().has_uid(uid)
+        except Exception as exc:  # the index is an optimisation: fall back to a scan
+            logger.warning("followup: UID index of %s unusable: %s", self.path, exc)
+            return super().has_uid(uid)
+
+    def _index_or_none(self) -> Index | None:
+        # Made current *before* a write, so that stamping it afterwards never hides a change
+        # made by someone else.
+        try:
+            return self._index()
+        except Exception as exc:
+            logger.warning("followup: index of %s unusable: %s", self.path, exc)
+            return None
+
     def upload(self, href: str, item: radicale_item.Item):
-        return super().upload(href, self._storage.stamp(self.path, href, item))
+        index = self._index_or_none()
+        old = self._get(href, verify_href=False)
+        new_item, change = self._storage.prepare_upload(self.path, href, item, old)
+        rawbody.forget()
+        uploaded, replaced = super().upload(href, new_item)
+        if index is not None:
+            try:
+                if new_item is item and old is not None and change == "" and \
+                        self._storage.last_was_fast:
+                    index.touch()  # the fast path keeps links and open state as they were
+                else:
+                    index.put(href, scan(uploaded.serialize(), uploaded.uid))
+            except Exception as exc:
+                logger.warning("followup: could not index %s/%s: %s", self.path, href, exc)
+        if change == merge.TICKED:
+            self._storage.next_step(self, href, uploaded)
+        return uploaded, replaced
+
+    def delete(self, href: str | None = None) -> None:
+        index = self._index_or_none() if href is not None else None
+        super().delete(href)
+        if index is not None and href is not None:
+            try:
+                index.remove(href)
+            except Exception as exc:
+                logger.warning("followup: could not unindex %s/%s: %s", self.path, href, exc)
 
 
 class Storage(multifilesystem.Storage):
-    """Radicale's file storage, stamping actions with their page link on upload."""
+    """Radicale's file storage, keeping followup's format on every upload."""
 
     _collection_class = Collection
 
@@ -68,10 +170,54 @@ class Storage(multifilesystem.Storage):
         options = self.configuration
         self.base_url: str = options.get("storage", "followup_base_url").rstrip("/")
         self.dav_prefix: str = "/" + options.get("storage", "followup_dav_prefix").strip("/")
-        names = options.get("storage", "followup_calendars")
-        self.calendars: frozenset[str] = frozenset(n.strip() for n in names.split(",") if n)
+        self.calendars = frozenset(_names(options.get("storage", "followup_calendars")))
         secret_file = Path(options.get("storage", "followup_secret_file")).expanduser()
         self.tokens = PageTokens(secret_file.read_text().strip())
+        self.rule_on: bool = options.get("storage", "followup_next_step_rule")
+        self.rule_kinds = _names(options.get("storage", "followup_next_step_links"))
+        self.companions = frozenset(_names(options.get("storage", "followup_companion_users")))
+        self._user = ""
+        self.last_was_fast = False  # set per upload, under the write lock
+        rawbody.install()
+
+    @contextlib.contextmanager
+    def acquire_lock(self, mode: str, user: str = "", *args, **kwargs):
+        # Who writes decides whether a dropped property of ours is restored; set once the
+        # write lock is held, so the attribute is safe (one writer at a time).
+        with super().acquire_lock(mode, user, *args, **kwargs):
+            if mode == "w":
+                self._user = user or ""
+            yield
+
+    def create_collection(self, href: str, items=None, props=None):
+        """Whole-calendar PUT: Radicale writes the items without upload(); give each one its
+        page link (and restored format) afterwards, through our own upload."""
+        result = super().create_collection(href, items, props)
+        collection = result[0]
+        if items is not None and self.is_actions_calendar(collection.path):
+            for item in list(collection.get_all()):
+                try:
+                    collection.upload(item.href, item)
+                except Exception as exc:
+                    logger.warning("followup: %s/%s kept as imported: %s",
+                                   collection.path, item.href, exc)
+        return result
+
+    def move(self, item: radicale_item.Item, to_collection, to_href: str) -> None:
+        """MOVE renames the file: the page link names the old path, so stamp it anew."""
+        source = item.collection
+        source_href = item.href
+        for collection in (source, to_collection):
+            collection._index()
+        super().move(item, to_collection, to_href)
+        try:
+            Index(source._filesystem_path).remove(source_href)
+        except Exception as exc:
+            logger.warning("followup: could not unindex %s/%s: %s", source.path, source_href,
+                           exc)
+        moved = to_collection._get(to_href, verify_href=False)
+        if moved is not None:
+            to_collection.upload(to_href, moved)
 
     def is_actions_calendar(self, collection_path: str) -> bool:
         name = collection_path.rstrip("/").rsplit("/", 1)[-1]
@@ -81,23 +227,120 @@ class Storage(multifilesystem.Storage):
         prefix = "" if self.dav_prefix == "/" else self.dav_prefix
         return f"{prefix}/{collection_path.strip('/')}/{href}"
 
-    def stamp(self, collection_path: str, href: str,
-              item: radicale_item.Item) -> radicale_item.Item:
-        """The item with its page link, or the item unchanged if it is not an action."""
-        if not self.is_actions_calendar(collection_path):
-            return item
-        if item.component_name not in ("VTODO", "VEVENT"):
-            return item
+    def page_url(self, collection_path: str, href: str) -> str:
+        return self.tokens.page_url(self.base_url, self.item_path(collection_path, href))
+
+    # -- one upload ----------------------------------------------------------------------------
+
+    def prepare_upload(self, collection_path: str, href: str, item: radicale_item.Item,
+                       old: radicale_item.Item | None) -> tuple[radicale_item.Item, str]:
+        """The item to store, and what the upload did (merge.CLOSED, TICKED, REOPENED, '')."""
+        self.last_was_fast = False
+        if self._nothing_to_do(collection_path, href, item, old):
+            # Only an action's fast path promises that its index entry is unchanged.
+            self.last_was_fast = old is not None and self.is_actions_calendar(collection_path)
+            if old is not None and protect.same_lines(item.serialize(), old.serialize()):
+                return _same_as(old, collection_path), ""
+            return item, ""
         try:
             text = item.serialize()
-            url = self.tokens.page_url(self.base_url, self.item_path(collection_path, href))
-            stamped = model.to_text(model.stamp(model.parse(text), url))
-            if stamped == text:
-                return item
-            new_item = radicale_item.Item(collection_path=collection_path, text=stamped)
+            cal = icalendar.Calendar.from_ical(text)
+        except Exception as exc:  # not ours to judge: Radicale already accepted it
+            logger.info("followup: %s/%s stored as Radicale read it: %s",
+                        collection_path, href, exc)
+            return item, ""
+        cal, fixed = self._protected(collection_path, href, text, cal)
+        change = ""
+        if self.is_actions_calendar(collection_path) and item.component_name in (
+                "VTODO", "VEVENT"):
+            try:
+                url = self.page_url(collection_path, href)
+                old_cal = model.parse(old.serialize()) if old is not None else None
+                cal, change = merge.update(old_cal, cal, url,
+                                           restore=self._user not in self.companions)
+                cal = model.stamp(cal, url)
+            except Exception as exc:  # never let an odd item stop a client's write
+                logger.warning("followup: could not keep the format of %s/%s: %s",
+                               collection_path, href, exc)
+                change = ""
+        elif not fixed:
+            return item, ""
+        stored = model.to_text(cal)
+        if old is not None and protect.same_lines(stored, old.serialize()):
+            return _same_as(old, collection_path), change
+        if stored == text:
+            return item, change
+        try:
+            new_item = radicale_item.Item(collection_path=collection_path, text=stored)
             new_item.prepare()
-            return new_item
-        except Exception as exc:  # never let an odd item stop a client's write
-            logger.warning("followup: could not stamp %s/%s, stored as sent: %s",
-                           collection_path, href, exc)
-            return item
+        except Exception as exc:
+            logger.warning("followup: %s/%s stored as Radicale read it, ours did not "
+                           "parse: %s", collection_path, href, exc)
+            return item, ""
+        return new_item, change
+
+    def _nothing_to_do(self, collection_path: str, href: str, item: radicale_item.Item,
+                       old: radicale_item.Item | None) -> bool:
+        """Nothing vobject damaged, and no format work (not an action, or an update that
+        keeps all of ours): store the item as Radicale read it, without a parse."""
+        try:
+            text = item.serialize()
+            raw = rawbody.body_for(collection_path, href)
+            if raw is not None and not protect.same_lines(raw, text):
+                return False
+            if not (self.is_actions_calendar(collection_path)
+                    and item.component_name in ("VTODO", "VEVENT")):
+                return True
+            return old is not None and fastpath.nothing_to_do(
+                text, old.serialize(), self.page_url(collection_path, href))
+        except Exception:
+            return False
+
+    def _protected(self, collection_path: str, href: str, text: str, cal):
+        """`cal` with what vobject damaged of the client's text put back as sent."""
+        raw = rawbody.body_for(collection_path, href)
+        if raw is None or protect.same_lines(raw, text):
+            return cal, 0
+        try:
+            sent = icalendar.Calendar.from_ical(raw)
+            if _uids(sent) != _uids(cal):
+                return cal, 0
+            cal, fixed = protect.restore_damaged(sent, cal)
+        except Exception as exc:
+            logger.info("followup: %s/%s: client text not comparable: %s",
+                        collection_path, href, exc)
+            return cal, 0
+        if fixed:
+            logger.info("followup: %s/%s: %d properties kept as sent (vobject changed them)",
+                        collection_path, href, fixed)
+        return cal, fixed
+
+    # -- the next-step rule --------------------------------------------------------------------
+
+    def next_step(self, collection: Collection, href: str, closed: radicale_item.Item) -> None:
+        """After a tick in a client: one planning task if no open action remains.
+
+        followup's own closes (page, command line) write X-FOLLOWUP-CLOSED and do not come
+        here: the page offers "Close and create next" and plans the next step itself."""
+        if not self.rule_on:
+            return
+        try:
+            cal = model.parse(closed.serialize())
+            link = nextstep.rule_link(model.read(cal), self.rule_kinds)
+            if link is None:
+                return
+            index = collection._index()
+            uid = nextstep.plan_uid(model.read(cal).uid)
+            if index.has_uid(uid) or index.open_with_link(link.uri, except_href=href):
+                return
+            task = nextstep.plan_task(cal, link, dt.date.today(), closed_href=href)
+            plan_href = f"{uid}.ics"
+            item = radicale_item.Item(collection_path=collection.path,
+                                      text=model.to_text(task))
+            item.prepare()
+            # Same collection, same write lock: the task goes through our own upload, so it
+            # is stamped with its page link and indexed.
+            collection.upload(plan_href, item)
+        except Exception as exc:
+            logger.warning("followup: next-step rule failed after %s/%s: %s",
+                           collection.path, href, exc)

@@ -7,6 +7,8 @@ parameters and the same value. docs/FORMAT.md lists the only changes the format 
 
 from __future__ import annotations
 
+import re
+
 import icalendar
 
 from server import model
@@ -59,6 +61,11 @@ def lost(sent: str | bytes, stored: str | bytes) -> list[str]:
     return problems
 
 
+def _unescape(text: str) -> str:
+    """RFC 5545 TEXT unescaping (icalendar 7's vText.from_ical leaves escapes in place)."""
+    return re.sub(r"\\([\\;,nN])", lambda m: "\n" if m.group(1) in "nN" else m.group(1), text)
+
+
 def _allowed(name, params, raw, stored_comp, kept) -> bool:
     saved = model.SAVED_PREFIX + name
     if (saved, params, raw) in kept:  # set aside under X-FOLLOWUP-SAVED-*, value intact
@@ -66,11 +73,16 @@ def _allowed(name, params, raw, stored_comp, kept) -> bool:
     if name == "DESCRIPTION":
         # The text stays, with our link line after it; ALTREP goes with the old text.
         text = str(stored_comp.get("DESCRIPTION", ""))
-        original = icalendar.vText.from_ical(raw.decode())
-        return model.strip_page_line(text) == original.rstrip()
+        original = _unescape(raw.decode())
+        return model.strip_page_line(text).rstrip() == original.rstrip()
     if name == "SUMMARY":  # a closed event's summary carries the closed mark in front
-        original = icalendar.vText.from_ical(raw.decode())
-        return str(stored_comp.get("SUMMARY", "")) == model.CLOSED_MARK + original
+        original = _unescape(raw.decode())
+        stored = str(stored_comp.get("SUMMARY", ""))
+        # A mark the user typed ("✓Done", "✔ Done") is written as the format's "✓ ".
+        typed = original.lstrip()
+        typed = typed[1:].lstrip() if typed[:1] in ("✓", "✔") else None
+        return stored == model.CLOSED_MARK + original or (
+            typed is not None and stored == model.CLOSED_MARK + typed)
     if name in ("DTSTAMP", "LAST-MODIFIED", "SEQUENCE"):
         return name in stored_comp
     if name in ("STATUS", "COMPLETED", "PERCENT-COMPLETE"):

@@ -1,0 +1,93 @@
+"""Keep what a client sent when a parser on the way damaged it.
+
+Radicale parses every upload with vobject and stores vobject's serialization. vobject 0.9
+truncates text at an unescaped comma (``SUMMARY:a,b`` is stored as ``SUMMARY:a``), doubles
+the backslash of ``\\:``, drops empty parameters, and more. `restore_damaged()` compares the
+client's text (parsed with icalendar, our reference parser) with what vobject made of it,
+and puts back, property name by property name, the client's lines wherever vobject's differ.
+
+Properties Radicale changes on purpose (its client workarounds) are left as Radicale made
+them: DURATION beside DTEND (Thunderbird) and EXDATE/RDATE value types (Evolution), in
+events, tasks and journals only.
+Pure: no Radicale, no I/O.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections import Counter
+
+import icalendar
+
+RADICALE_FIXES = frozenset({"DURATION", "EXDATE", "RDATE"})
+RADICALE_FIXED_COMPONENTS = frozenset({"VEVENT", "VTODO", "VJOURNAL"})
+
+
+_FOLD = re.compile(r"\r?\n[ \t]")
+
+
+def same_lines(a: str, b: str) -> bool:
+    """Do two texts hold the same content lines, in any order? A cheap test that spares a
+    full parse when a parser only re-sorted or re-folded what it read."""
+    return Counter(x for x in _FOLD.sub("", a).splitlines() if x) == \
+        Counter(x for x in _FOLD.sub("", b).splitlines() if x)
+
+
+def line_key(name: str, value) -> tuple[str, tuple, bytes]:
+    """A property line as the comparison sees it: name, parameters, serialized value."""
+    params = tuple(sorted((k.upper(), str(v)) for k, v in value.params.items()
+                          if k.upper() != "VALUE")) if hasattr(value, "params") else ()
+    raw = value.to_ical() if hasattr(value, "to_ical") else str(value).encode()
+    return name.upper(), params, raw
+
+
+def _props(comp: icalendar.Component) -> list[tuple[str, object]]:
+    return [(n.upper(), v) for n, v in comp.property_items(recursive=False, sorted=False)
+            if n.upper() not in ("BEGIN", "END")]
+
+
+def _by_key(comps: list) -> dict[tuple, list]:
+    """Subcomponents by (name, UID, RECURRENCE-ID), in order: vobject regroups them."""
+    found: dict[tuple, list] = {}
+    for comp in comps:
+        rid = comp.get("RECURRENCE-ID")
+        key = (comp.name, str(comp.get("UID", "")), rid.to_ical() if rid is not None else b"")
+        found.setdefault(key, []).append(comp)
+    return found
+
+
+def _restore_component(sent: icalendar.Component, parsed: icalendar.Component) -> int:
+    """Put the client's lines back into `parsed`, name by name; the number of names fixed."""
+    sent_props, parsed_props = _props(sent), _props(parsed)
+    fixed = 0
+    for name in dict.fromkeys(n for n, _ in sent_props):
+        if name in RADICALE_FIXES and sent.name in RADICALE_FIXED_COMPONENTS:
+            continue
+        want = [v for n, v in sent_props if n == name]
+        have = [v for n, v in parsed_props if n == name]
+        if Counter(line_key(name, v) for v in want) == Counter(line_key(name, v) for v in have):
+            continue
+        parsed.pop(name, None)
+        for value in want:
+            parsed.add(name, copy.deepcopy(value), encode=False)
+        fixed += 1
+    parsed_by_key = _by_key(parsed.subcomponents)
+    for key, subs in _by_key(sent.subcomponents).items():
+        have = parsed_by_key.get(key, [])
+        for sub_sent, sub_parsed in zip(subs, have, strict=False):
+            fixed += _restore_component(sub_sent, sub_parsed)
+        # A subcomponent the parser dropped: take the client's.
+        for extra in subs[len(have):]:
+            parsed.add_component(copy.deepcopy(extra))
+            fixed += 1
+    return fixed
+
+
+def restore_damaged(sent: icalendar.Calendar,
+                    parsed: icalendar.Calendar) -> tuple[icalendar.Calendar, int]:
+    """`parsed` with every property the client sent back as sent; (calendar, names fixed)."""
+    parsed = copy.deepcopy(parsed)
+    if sent.name != parsed.name:
+        return parsed, 0
+    return parsed, _restore_component(sent, parsed)
