@@ -25,7 +25,7 @@ class LiveServer:
             users.set_password(self.data.users_file, name, password)
         self._app = None
         self._server = waitress.create_server(self._dispatch, host="127.0.0.1", port=0,
-                                              threads=8, _quiet=True)
+                                              threads=8)
         self.port = self._server.effective_port
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.dav_url = f"{self.base_url}{embedded.DAV_PREFIX}/"
