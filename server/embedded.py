@@ -119,6 +119,41 @@ def build(data: DataDir, base_url: str, local_url: str, create_companion: Callab
     return request_log(dispatcher(radicale_app(configuration), companion))
 
 
+class InternalServer:
+    """A second, loopback-only listener with its own threads for the companion's CalDAV calls.
+
+    The companion answers a page by making CalDAV requests to Radicale. If those went to the
+    public listener they would wait for a thread of the very pool that the page requests
+    fill: with as many open pages as threads, every page waits on itself until the CalDAV
+    timeout (seen in tests/test_concurrency.py). Here they never queue behind page requests.
+    """
+
+    def __init__(self, threads: int = 16) -> None:
+        import waitress
+
+        self.app: Callable | None = None
+        self._server = waitress.create_server(self._dispatch, host="127.0.0.1", port=0,
+                                              threads=threads, ident="followup-internal")
+        self.url = f"http://127.0.0.1:{self._server.effective_port}"
+
+    def _dispatch(self, environ, start_response):
+        if self.app is None:
+            start_response("503 Service Unavailable", [("Content-Length", "0")])
+            return [b""]
+        return self.app(environ, start_response)
+
+    def start(self, app: Callable) -> InternalServer:
+        import threading
+
+        self.app = app
+        threading.Thread(target=self._server.run, name="followup-internal",
+                         daemon=True).start()
+        return self
+
+    def close(self) -> None:
+        self._server.close()
+
+
 def dispatcher(radicale_wsgi: Callable, companion_wsgi: Callable) -> Callable:
     """One WSGI app: Radicale under /dav/, the companion everywhere else."""
 

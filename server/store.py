@@ -7,6 +7,7 @@ between its two writes never makes a second successor (see docs/FORMAT.md, "Orde
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import posixpath
 from collections.abc import Callable, Iterator
@@ -65,8 +66,15 @@ class Store:
         self.url = url if url.endswith("/") else url + "/"
         self.tokens = tokens
         self.base_url = base_url
+        # auth_type given: otherwise the first request goes out without credentials, and
+        # Radicale answers that 401 after its anti-guessing delay (0.5-1.5 s per page view).
         self.client = caldav.DAVClient(url=self.url, username=username, password=password,
-                                       timeout=timeout, require_tls=False)
+                                       timeout=timeout, require_tls=False,
+                                       auth_type="basic" if username else None)
+
+    def disconnect(self) -> None:
+        """Close the connections: a server counts open ones and stops accepting at its limit."""
+        self.client.close()
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -204,7 +212,8 @@ class Store:
         for _ in range(ATTEMPTS):
             stored = self.get(path)
             try:
-                return self.update(stored, change(stored.cal))
+                # A copy: a change made in place would otherwise look like "nothing to write".
+                return self.update(stored, change(copy.deepcopy(stored.cal)))
             except Conflict:
                 continue
         raise Conflict(f"{path} keeps changing on the server: try again in a moment")
@@ -216,7 +225,8 @@ class Store:
         return self.create(item_path(calendar_path, uid), cal)
 
     def close(self, path: str, outcome: str = "", now: dt.datetime | None = None) -> Stored:
-        return self.modify(path, lambda cal: model.close(cal, now, outcome))
+        return self.modify(path, lambda cal: _with_outcome(model.close(cal, now, outcome),
+                                                           outcome, now))
 
     def close_and_create(self, path: str, summary: str, when: model.Moment | None,
                          kind: str | None = None, generation: int | None = None,
@@ -234,6 +244,10 @@ class Store:
         if action.next:
             existing = self._find_next(stored)
             if existing is not None:
+                # The job was done (or half done by a crash after step 3 of a reopened
+                # action): make sure the predecessor is closed and answer with its successor.
+                if not action.closed:
+                    stored = self.close(path, outcome, now)
                 return stored, existing
         successor = model.successor(stored.cal, summary, when, kind, stored.href,
                                     generation, now)
@@ -252,8 +266,9 @@ class Store:
                     self._delete_quietly(created)
                     return current, other
             try:
-                closed = self.update(current, model.close_and_link(
-                    current.cal, next_uid, posixpath.basename(next_path), now, outcome))
+                closed = self.update(current, _with_outcome(model.close_and_link(
+                    current.cal, next_uid, posixpath.basename(next_path), now, outcome),
+                    outcome, now))
                 return closed, created
             except Conflict:
                 continue
@@ -268,7 +283,8 @@ class Store:
             candidates.append(f"{uid}.ics")
         for name in candidates:
             found = self.find(posixpath.join(stored.calendar_path, name))
-            if found is not None:
+            # The href is a hint a client may have left stale: the UID decides.
+            if found is not None and found.action.uid == uid:
                 return found
         return None
 
@@ -289,6 +305,26 @@ class Store:
             if found is not None and found.action.uid == uid:
                 return found
         return None
+
+
+def _with_outcome(cal: icalendar.Calendar, outcome: str,
+                  now: dt.datetime | None) -> icalendar.Calendar:
+    """Keep the outcome typed on the page even when someone else closed the action first.
+
+    ``model.close`` writes nothing on an already closed action, so after a 412 and a re-read
+    (another click, a client ticking the task) the note would otherwise be lost.
+    """
+    outcome = outcome.strip()
+    comp = model.main_component(cal)
+    if not outcome or comp is None or str(comp.get(model.PROP_OUTCOME, "")) == outcome:
+        return cal
+    sequence = model.read(cal).sequence
+    stamp = now or model.utcnow()
+    for name, value in ((model.PROP_OUTCOME, outcome), ("SEQUENCE", sequence + 1),
+                        ("DTSTAMP", stamp), ("LAST-MODIFIED", stamp)):
+        comp.pop(name, None)
+        comp.add(name, value)
+    return cal
 
 
 def item_path(calendar_path: str, uid: str) -> str:

@@ -40,6 +40,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
 
     from web import actions, home
+    from web.calendar import close_store
+
+    app.teardown_appcontext(close_store)
 
     app.register_blueprint(home.bp)
     app.register_blueprint(actions.bp)

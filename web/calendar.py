@@ -21,5 +21,12 @@ def store() -> Store:
     return g.store
 
 
+def close_store(_exc=None) -> None:
+    """Per-request Store: close its connections, or each page leaves one open on the server."""
+    held = g.pop("store", None)
+    if held is not None:
+        held.disconnect()
+
+
 def zone():
     return local_zone(current_app.config["TIMEZONE"])
