@@ -50,7 +50,7 @@ def test_parallel_submits_make_one_successor_each(live, alice):
         for round_ in range(ROUNDS):
             stored = alice.new_action(calendar, model.new(f"Call {round_}", "call"))
             token = tokens.make(stored.path)
-            forms = list(pool.map(lambda _: _form(live.base_url, token), range(PARALLEL)))
+            forms = list(pool.map(_form, [live.base_url] * PARALLEL, [token] * PARALLEL))
             start = threading.Barrier(PARALLEL)
 
             def submit(form, token=token, start=start):
