@@ -19,7 +19,8 @@ from server.settings import ACTIONS_CALENDAR, SERVICE_USER, DataDir
 
 DAV_PREFIX = "/dav"
 COMPANION_METHODS = frozenset({"GET", "HEAD", "POST"})
-TOKEN_IN_PATH = re.compile(r"/a/[^/?]+")
+# A page token after /a/, also when a log prints an item's text folded at 75 octets.
+TOKEN_IN_TEXT = re.compile(r"/a/(?:[A-Za-z0-9_.~%\-]|\r?\n[ \t])+")
 log = logging.getLogger("followup.http")
 
 # Owners read and write their own calendars; the companion's account reaches every calendar
@@ -101,6 +102,7 @@ def build(data: DataDir, base_url: str, local_url: str, create_companion: Callab
     `local_url` is where this server itself is reached (the companion's CalDAV requests go
     there); `create_companion` is ``web.create_app``, passed in so ``server/`` needs no Flask.
     """
+    install_log_redaction()
     people = users.names(data.users_file)
     service_password = data.service_password()
     if not users.check(data.users_file, SERVICE_USER, service_password):
@@ -176,9 +178,37 @@ def dispatcher(radicale_wsgi: Callable, companion_wsgi: Callable) -> Callable:
     return app
 
 
-def redact(path: str) -> str:
-    """A request path fit for a log: page tokens are capabilities and never logged."""
-    return TOKEN_IN_PATH.sub("/a/…", path)
+def redact(text: str) -> str:
+    """Text fit for a log: page tokens are capabilities and never logged."""
+    return TOKEN_IN_TEXT.sub("/a/…", text)
+
+
+def install_log_redaction() -> None:
+    """Hide page tokens in every log record of the process, whoever writes it.
+
+    Our request log is not the only one that sees a token: Flask logs "Exception on
+    /a/<token>", waitress "Exception while serving /a/<token>", and the caldav library and
+    Radicale log whole items (with their page link) at debug level. A record factory sees
+    every record before any handler does, so no handler set up later can miss it.
+    """
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "followup_redacts", False):
+        return
+
+    def factory(*args, **kwargs) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: leave it to logging's own error path
+            return record
+        if "/a/" in message:
+            record.msg, record.args = redact(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        return record
+
+    factory.followup_redacts = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
 
 
 def request_log(wsgi: Callable) -> Callable:

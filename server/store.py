@@ -109,7 +109,12 @@ class Store:
             raise NotFound(f"no item at {path}")
         if response.status != 200:
             raise StoreError(f"GET {path} answered {response.status}")
-        return Stored(path, response.headers.get("ETag"), model.parse(response._raw))
+        cal = model.parse(response._raw)
+        uids = {str(c.get("UID")) for c in cal.subcomponents if c.name in ("VTODO", "VEVENT")}
+        if len(uids) > 1:
+            # A GET on a whole calendar answers all its items: that is not one action.
+            raise NotFound(f"{path} is not one item")
+        return Stored(path, response.headers.get("ETag"), cal)
 
     def find(self, path: str) -> Stored | None:
         try:
