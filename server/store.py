@@ -325,7 +325,7 @@ def _with_outcome(cal: icalendar.Calendar, outcome: str,
         return cal
     sequence = model.read(cal).sequence
     stamp = now or model.utcnow()
-    for name, value in ((model.PROP_OUTCOME, outcome), ("SEQUENCE", sequence + 1),
+    for name, value in ((model.PROP_OUTCOME, outcome), ("SEQUENCE", min(sequence + 1, model.MAX_INTEGER)),
                         ("DTSTAMP", stamp), ("LAST-MODIFIED", stamp)):
         comp.pop(name, None)
         comp.add(name, value)

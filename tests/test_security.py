@@ -12,7 +12,6 @@ import os
 import re
 import stat
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 import requests
