@@ -323,9 +323,9 @@ def _with_outcome(cal: icalendar.Calendar, outcome: str,
     comp = model.main_component(cal)
     if not outcome or comp is None or str(comp.get(model.PROP_OUTCOME, "")) == outcome:
         return cal
-    sequence = model.read(cal).sequence
+    sequence = min(model.read(cal).sequence + 1, model.MAX_INTEGER)
     stamp = now or model.utcnow()
-    for name, value in ((model.PROP_OUTCOME, outcome), ("SEQUENCE", min(sequence + 1, model.MAX_INTEGER)),
+    for name, value in ((model.PROP_OUTCOME, outcome), ("SEQUENCE", sequence),
                         ("DTSTAMP", stamp), ("LAST-MODIFIED", stamp)):
         comp.pop(name, None)
         comp.add(name, value)

@@ -11,6 +11,7 @@ import icalendar
 
 from server import model
 
+
 def _key(comp: icalendar.Component) -> tuple[str, str, str]:
     rid = comp.get("RECURRENCE-ID")
     return comp.name, str(comp.get("UID", "")), rid.to_ical().decode() if rid else ""

@@ -269,8 +269,7 @@ def test_model_survives_recurrence_sets(comps, overrides_first):
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//fuzz//EN"]
     for n, comp in enumerate(comps):
         if n > 0 or overrides_first:
-            comp = comp[:1] + ["UID:same", "RECURRENCE-ID:2026120%dT100000Z" % (n % 9)] \
-                + comp[1:]
+            comp = [comp[0], "UID:same", f"RECURRENCE-ID:2026120{n % 9}T100000Z", *comp[1:]]
         lines += comp
     _check_model("\r\n".join(lines + ["END:VCALENDAR"]) + "\r\n")
 
