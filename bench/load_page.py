@@ -4,9 +4,9 @@ and in requests, against `followup serve` on 127.0.0.1 with a calendar of many a
     .venv/bin/python bench/load_page.py --users 50 --seconds 30 --items 2000
 
 Each user is a thread with its own connection, looping: nine page views of random actions,
-then one overdue listing (``--overdue-every``) (``--overdue-path /overdue`` once that page exists; until then a
-CalDAV REPORT of the open tasks due before now, the query such a page makes). It prints a
-Markdown table for docs/PERFORMANCE.md. Not a test: a by-hand benchmark.
+then one overdue listing (``--overdue-every``; ``--overdue-path /overdue`` once that page
+exists; until then a CalDAV REPORT of the tasks due before now, the query such a page
+makes). It prints a Markdown table for docs/PERFORMANCE.md. Not a test: a by-hand benchmark.
 """
 
 from __future__ import annotations
