@@ -288,16 +288,16 @@ def _dav_url(url: str, prefix: str) -> str:
 def cmd_repair(args) -> int:
     from server import repair
 
-    needs_person = 0
-    total = 0
+    findings = []
     for store, calendar in _accounts(args):
         for finding in repair.sweep(store, calendar, fix=not args.dry_run):
-            total += 1
-            needs_person += not finding.fixed
+            findings.append(finding)
             print(finding.line())
-    print(f"{total} problem(s) found, {total - needs_person} fixed"
+    fixed = sum(f.fixed for f in findings)
+    print(f"{len(findings)} problem(s) found, {fixed} fixed"
           + (" (dry run: nothing written)" if args.dry_run else ""))
-    return EXIT_FAILED if needs_person else 0
+    # Non-zero when something is left: for a person, or for the real run after a dry one.
+    return EXIT_FAILED if fixed < len(findings) else 0
 
 
 def cmd_rotate_secret(args) -> int:

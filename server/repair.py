@@ -34,9 +34,11 @@ class Finding:
     path: str
     detail: str
     fixed: bool
+    fixable: bool = False  # what a sweep with fix=True would mend
 
     def line(self) -> str:
-        state = "fixed" if self.fixed else "needs a person"
+        state = ("fixed" if self.fixed else "would be fixed" if self.fixable
+                 else "needs a person")
         return f"{self.kind}: {self.path}: {self.detail} ({state})"
 
 
@@ -81,7 +83,8 @@ def _mend_chain(store: Store, predecessor: Stored, found: list[Stored],
         fixed = False
         if fix:
             fixed = _finish_close(store, predecessor, keeper, now)
-        findings.append(Finding("unfinished-close", predecessor.path, detail, fixed))
+        findings.append(Finding("unfinished-close", predecessor.path, detail, fixed,
+                                not fix))
     for other in found:
         if other.path == keeper.path:
             continue
@@ -96,7 +99,7 @@ def _mend_chain(store: Store, predecessor: Stored, found: list[Stored],
         why = ("a second successor nobody has used" if ours
                else "a second successor someone has already changed")
         findings.append(Finding("duplicate-successor", other.path,
-                                f"{why}; kept {keeper.href}", fixed))
+                                f"{why}; kept {keeper.href}", fixed, ours and not fix))
     return findings
 
 
