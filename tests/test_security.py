@@ -374,3 +374,27 @@ def test_session_cookie_is_secure_behind_tls(live, alice, tmp_path):
     assert answer.status_code == 200
     cookie = _cookie(answer.headers.items())
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_companion_alone_behind_tls_sets_secure_cookies():
+    """Run from FOLLOWUP_* settings (not `followup serve`), an https BASE_URL still means
+    Secure; an explicit setting wins."""
+    assert create_app({"SECRET_KEY": "k", "BASE_URL": "https://crm.example.org"}) \
+        .config["SESSION_COOKIE_SECURE"] is True
+    assert create_app({"SECRET_KEY": "k", "BASE_URL": "http://127.0.0.1:5232"}) \
+        .config["SESSION_COOKIE_SECURE"] is False
+    assert create_app({"SECRET_KEY": "k", "BASE_URL": "https://x",
+                       "SESSION_COOKIE_SECURE": False}).config["SESSION_COOKIE_SECURE"] is False
+
+
+def test_post_on_an_action_deleted_meanwhile_is_404(live, alice):
+    path = _action(alice)
+    token = PageTokens(live.secret_key).make(path)
+    session = requests.Session()
+    csrf = CSRF.search(session.get(f"{live.base_url}/a/{token}", timeout=30).text).group(1)
+    alice.delete(alice.get(path))
+    for route in ("close", "close-and-create"):
+        answer = session.post(f"{live.base_url}/a/{token}/{route}", timeout=30,
+                              data={"csrf_token": csrf, "summary": "x", "due": "2027-01-01"})
+        assert answer.status_code == 404
+    session.close()

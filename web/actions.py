@@ -63,6 +63,8 @@ def close(token: str):
     stored = _load(token)
     try:
         store().close(stored.path, outcome=request.form.get("outcome", ""))
+    except NotFound:  # deleted in a client since the page was read
+        abort(404)
     except Conflict:
         return render_action(stored, "Someone changed this action at the same moment. "
                              "Check it below and close it again.", status=409)
@@ -82,6 +84,8 @@ def close_and_create(token: str):
         _, successor = store().close_and_create(
             stored.path, form["summary"], when, kind, generation,
             outcome=request.form.get("outcome", ""))
+    except NotFound:  # deleted in a client since the page was read
+        abort(404)
     except model.ActionError as exc:
         return render_action(stored, f"Not saved: {exc}.", form, status=400)
     except Conflict:
