@@ -223,6 +223,8 @@ def is_closed(comp: icalendar.Component) -> bool:
 
 def href_of(prop: icalendar.prop.vText | None) -> str | None:
     """The href hint stored with a PREVIOUS/NEXT chain property, if any."""
+    if isinstance(prop, list):  # the property written twice (a client merge): the last wins
+        prop = prop[-1] if prop else None
     if prop is None:
         return None
     return prop.params.get("X-HREF") or None

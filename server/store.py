@@ -249,8 +249,8 @@ class Store:
         if action.next:
             existing = self._find_next(stored)
             if existing is not None:
-                # The job was done (or half done by a crash after step 3 of a reopened
-                # action): make sure the predecessor is closed and answer with its successor.
+                # The job was done before (a retry, a double click). If someone reopened the
+                # action since, close it again; the successor stays the one it names.
                 if not action.closed:
                     stored = self.close(path, outcome, now)
                 return stored, existing

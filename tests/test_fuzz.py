@@ -73,6 +73,7 @@ simple_props = st.sampled_from([
     "URL", "URL;VALUE=URI", "DESCRIPTION;ALTREP=\"cid:x\"", "RELATED-TO",
     "RELATED-TO;RELTYPE=PARENT", "RRULE", "PRIORITY", "CLASS", "ATTENDEE;CN=\"x\"",
     "X-FOLLOWUP-KIND", "X-FOLLOWUP-NEXT;X-HREF=\"x.ics\"", "X-FOLLOWUP-PREVIOUS",
+    "X-FOLLOWUP-PREVIOUS;X-HREF=\"p.ics\"", "X-FOLLOWUP-NEXT",
     "X-FOLLOWUP-PAGE;VALUE=URI", "X-FOLLOWUP-OUTCOME", "X-FOLLOWUP-ACCOUNT;LABEL=\"A\"",
     "X-FOLLOWUP-CONTACT;LABEL=", "X-FOLLOWUP-SAVED-DTSTART", "X-MOZ-GENERATION", "CATEGORIES",
     "GEO", "X-JUNK", "x-lower-case", "BAD NAME", "PERCENT-COMPLETE", "STATUS"])
@@ -204,6 +205,8 @@ def _check_model(text: str) -> None:
         return
     action = model.read(cal)
     assert action.component in ("VTODO", "VEVENT")
+    for which in ("previous", "next"):  # what the page reads to show the chain
+        model.chain_href(cal, which)
     repaired = model.repair(cal, NOW)
     assert model.to_text(model.repair(repaired, NOW)) == model.to_text(repaired)
     stamped = model.stamp(cal, PAGE)

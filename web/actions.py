@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
 from server import model
 from server.store import Conflict, NotFound, Stored, StoreError
@@ -103,6 +103,8 @@ def _int(text: str | None) -> int | None:
 
 @bp.app_errorhandler(StoreError)
 def calendar_unavailable(exc: StoreError):
+    # Say why in the log (no token in it: paths only, and logs are redacted anyway).
+    current_app.logger.warning("calendar unavailable: %s", exc)
     return render_template("error.html", message="The calendar server did not answer as "
                            "expected. Try again in a moment; if it lasts, tell whoever runs "
                            "followup."), 503
