@@ -105,7 +105,7 @@ class Store:
 
     def get(self, path: str) -> Stored:
         response = self._request("GET", path)
-        if response.status == 404:
+        if response.status in (400, 404):  # 400: a path the server cannot even hold
             raise NotFound(f"no item at {path}")
         if response.status != 200:
             raise StoreError(f"GET {path} answered {response.status}")
@@ -280,15 +280,22 @@ class Store:
         raise Conflict(f"{path} keeps changing on the server: try again in a moment")
 
     def _find_next(self, stored: Stored) -> Stored | None:
-        comp = model.main_component(stored.cal)
-        href = model.href_of(comp.get(model.PROP_NEXT)) if comp is not None else None
-        uid = stored.action.next
-        candidates = [href] if href else []
-        if uid:
-            candidates.append(f"{uid}.ics")
-        for name in candidates:
+        return self._chained(stored, stored.action.next,
+                             model.chain_href(stored.cal, "next"))
+
+    def _chained(self, stored: Stored, uid: str | None, href: str | None) -> Stored | None:
+        """The item `uid` of the chain, looked up in the same calendar only.
+
+        The href is a hint a client wrote: it must be a plain file name. Otherwise a crafted
+        ``X-HREF="../../bob/actions/x.ics"`` would make the companion (which reads every
+        calendar) fetch someone else's item and hand out its page link. The UID decides.
+        """
+        if not uid:
+            return None
+        names = [href] if href and _plain_name(href) else []
+        names.append(posixpath.basename(item_path(stored.calendar_path, uid)))
+        for name in dict.fromkeys(names):
             found = self.find(posixpath.join(stored.calendar_path, name))
-            # The href is a hint a client may have left stale: the UID decides.
             if found is not None and found.action.uid == uid:
                 return found
         return None
@@ -302,14 +309,7 @@ class Store:
     def neighbour(self, stored: Stored, which: str) -> Stored | None:
         """The previous or next action in the chain, if it can be found."""
         uid = stored.action.previous if which == "previous" else stored.action.next
-        if not uid:
-            return None
-        href = model.chain_href(stored.cal, which)
-        for name in filter(None, [href, f"{uid}.ics"]):
-            found = self.find(posixpath.join(stored.calendar_path, name))
-            if found is not None and found.action.uid == uid:
-                return found
-        return None
+        return self._chained(stored, uid, model.chain_href(stored.cal, which))
 
 
 def _with_outcome(cal: icalendar.Calendar, outcome: str,
@@ -330,6 +330,13 @@ def _with_outcome(cal: icalendar.Calendar, outcome: str,
         comp.pop(name, None)
         comp.add(name, value)
     return cal
+
+
+def _plain_name(href: str) -> bool:
+    """A file name inside one calendar: no way up, across, or into another collection."""
+    lowered = href.lower()
+    return (0 < len(href) <= 255 and not href.startswith(".")
+            and not any(bad in lowered for bad in ("/", "\\", "%2f", "%5c", "%2e")))
 
 
 def item_path(calendar_path: str, uid: str) -> str:

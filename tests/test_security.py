@@ -103,8 +103,8 @@ def test_posts_with_bad_tokens_are_404(live, alice):
 
 def test_rotating_the_secret_invalidates_links_and_restamp_writes_new_ones(tmp_path, capsys):
     old_server = LiveServer(tmp_path / "var", PEOPLE).start()
-    alice = old_server_store = _alice(old_server)
-    paths = [_action(old_server_store, f"Call {n}") for n in range(3)]
+    alice = _alice(old_server)
+    paths = [_action(alice, f"Call {n}") for n in range(3)]
     old_links = [alice.get(p).action.page for p in paths]
     assert all(requests.get(link, timeout=30).status_code == 200 for link in old_links)
     old_server.stop()
@@ -398,3 +398,44 @@ def test_post_on_an_action_deleted_meanwhile_is_404(live, alice):
                               data={"csrf_token": csrf, "summary": "x", "due": "2027-01-01"})
         assert answer.status_code == 404
     session.close()
+
+
+CRAFTED = """BEGIN:VCALENDAR\r
+VERSION:2.0\r
+PRODID:-//evil//EN\r
+BEGIN:VTODO\r
+UID:crafted-1\r
+DTSTAMP:20261201T100000Z\r
+SUMMARY:Mine\r
+X-FOLLOWUP-PREVIOUS;X-HREF="{href}":{uid}\r
+X-FOLLOWUP-NEXT;X-HREF="{href}":{uid}\r
+END:VTODO\r
+END:VCALENDAR\r
+"""
+
+
+@pytest.mark.parametrize("hop", ["../../bob/actions/{name}", "..%2F..%2Fbob%2Factions%2F{name}",
+                                 "/dav/bob/actions/{name}", "./../../bob/actions/{name}"])
+def test_chain_hints_cannot_reach_another_users_item(live, hop):
+    """alice writes a chain link naming bob's item (same UID, as with a shared meeting
+    invitation): her page must neither show it nor give her a link that closes it."""
+    from server.store import Store
+
+    bob = Store(live.base_url, "bob", PEOPLE["bob"])
+    theirs = bob.new_action(bob.actions_calendar(), model.new("Bob's secret deal", "call"))
+    crafted = CRAFTED.format(href=hop.format(name=theirs.href), uid=theirs.action.uid)
+    assert _put(live, "alice", "crafted.ics", crafted) == 201
+    tokens = PageTokens(live.secret_key)
+    token = tokens.make(live.calendar_path("alice") + "crafted.ics")
+    session = requests.Session()
+    page = session.get(f"{live.base_url}/a/{token}", timeout=30)
+    assert page.status_code == 200
+    assert "secret deal" not in page.text
+    assert tokens.make(theirs.path) not in page.text
+    csrf = CSRF.search(page.text).group(1)
+    answer = session.post(f"{live.base_url}/a/{token}/close-and-create", timeout=30,
+                          data={"csrf_token": csrf, "summary": "x", "due": "2027-01-01",
+                                "generation": "0"}, allow_redirects=False)
+    session.close()
+    assert tokens.make(theirs.path) not in answer.headers.get("Location", "")
+    assert not bob.get(theirs.path).action.closed
