@@ -77,14 +77,18 @@ def _mend_chain(store: Store, predecessor: Stored, found: list[Stored],
     if keeper is None and linked and linked in by_uid:
         keeper = by_uid[linked]  # points at an item that does not point back: leave it be
     if keeper is None:
-        keeper = min(found, key=_age)
+        ours = [s for s in found if _derived(predecessor, s)]
+        keeper = min(ours or found, key=_age)
         detail = (f"successor {keeper.href} exists but the predecessor "
                   + ("is still open" if not predecessor.action.closed else "has no next link"))
+        # Only a successor close-and-create made (derived UID) proves the close was meant;
+        # an item a client copied with our chain property in it does not.
+        mendable = bool(ours)
         fixed = False
-        if fix:
+        if fix and mendable:
             fixed = _finish_close(store, predecessor, keeper, now)
         findings.append(Finding("unfinished-close", predecessor.path, detail, fixed,
-                                not fix))
+                                mendable and not fix))
     for other in found:
         if other.path == keeper.path:
             continue

@@ -175,3 +175,15 @@ def test_repair_reports_a_next_link_to_nothing(live, alice):
     alice.delete(alice.get(successor.path))
     findings = repair.sweep(alice, alice.actions_calendar())
     assert [(f.kind, f.path, f.fixed) for f in findings] == [("dangling-next", path, False)]
+
+
+def test_repair_does_not_close_for_a_copied_chain_property(live, alice):
+    """A client copied an item, chain property and all: that is no proof of a close."""
+    path = _new(alice)
+    predecessor = alice.get(path)
+    copied = model.new("Copied by hand", "task", uid="hand-made-1")
+    model.main_component(copied).add(model.PROP_PREVIOUS, predecessor.action.uid)
+    alice.new_action(alice.actions_calendar(), copied)
+    findings = repair.sweep(alice, alice.actions_calendar())
+    assert [(f.kind, f.fixed) for f in findings] == [("unfinished-close", False)]
+    assert not alice.get(path).action.closed
