@@ -1,4 +1,4 @@
-"""The ``followup`` command line: serve, user, new, list, import.
+"""The ``followup`` command line: serve, user, new, list, import, repair, rotate-secret.
 
 Every failure a person can meet (server down, wrong password, bad date, unreadable file)
 prints one line saying what to do and exits non-zero.
@@ -89,6 +89,30 @@ def build_parser() -> argparse.ArgumentParser:
     importing.add_argument("file", type=Path)
     account(importing)
     importing.set_defaults(run=cmd_import)
+
+    def service(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--url", required=True, help="server address, as printed by serve")
+        p.add_argument("--user", help="one account (default: every user, with --data)")
+        p.add_argument("--password", help="that account's password")
+        p.add_argument("--data", default="var", help="data folder, for the service account")
+        p.add_argument("--calendar", help="calendar name (default: actions)")
+
+    mending = commands.add_parser("repair", help="finish close-and-create jobs a crash "
+                                  "left half done")
+    service(mending)
+    mending.add_argument("--dry-run", action="store_true", help="report only, change nothing")
+    mending.set_defaults(run=cmd_repair)
+
+    rotate = commands.add_parser("rotate-secret", help="make a new secret: every page link "
+                                 "and session so far stops working")
+    rotate.add_argument("--data", default="var", help="data folder (default: var/)")
+    rotate.set_defaults(run=cmd_rotate_secret)
+
+    restamp = commands.add_parser("restamp", help="write every item's page link again "
+                                  "(after rotate-secret and a restart)")
+    service(restamp)
+    restamp.add_argument("--base-url", help="public address in links (default: --url)")
+    restamp.set_defaults(run=cmd_restamp)
     return parser
 
 
@@ -126,8 +150,10 @@ def cmd_serve(args) -> int:
         print(f"First start: made user {FIRST_USER!r} with password {password}")
         print("  (shown once; change it with: followup user add "
               f"{FIRST_USER} --password NEW)")
-    local = f"http://{_url_host(_local_host(args.host))}:{args.port}"
-    app = embedded.build(data, base_url, local, create_app, args.timezone, args.radicale_config)
+    internal = embedded.InternalServer()
+    app = embedded.build(data, base_url, internal.url, create_app, args.timezone,
+                         args.radicale_config)
+    internal.start(app)
     people = users.names(data.users_file)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("radicale").setLevel(logging.WARNING)  # our request log is the one line
@@ -137,11 +163,6 @@ def cmd_serve(args) -> int:
     waitress.serve(app, host=args.host, port=args.port, threads=16, ident="followup",
                    _quiet=True)
     return 0
-
-
-def _local_host(host: str) -> str:
-    """Where this machine reaches a server listening on `host`."""
-    return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
 
 
 def _url_host(host: str) -> str:
@@ -233,6 +254,81 @@ def cmd_import(args) -> int:
     report = ical_import.run(store, calendar, text, progress=sys.stderr.isatty())
     print(report.summary())
     return 0 if not report.failed else EXIT_FAILED
+
+
+# -- repair and secrets --------------------------------------------------------------------------
+
+
+def _accounts(args, tokens=None, base_url=None) -> list[tuple[Store, str]]:
+    """(store, calendar path) for one user, or for every user through the service account."""
+    if args.user:
+        if args.password is None:
+            raise CommandError("--user needs --password")
+        store = Store(args.url, args.user, args.password, tokens, base_url)
+        return [(store, store.actions_calendar(args.calendar))]
+    from server import embedded
+    from server.settings import ACTIONS_CALENDAR, SERVICE_USER
+
+    data = DataDir.at(args.data)
+    people = [n for n in users.names(data.users_file) if n != SERVICE_USER]
+    if not people:
+        raise CommandError(f"no users in {data.users_file}: give --user and --password, "
+                           "or the --data folder followup serve uses")
+    store = Store(_dav_url(args.url, embedded.DAV_PREFIX), SERVICE_USER,
+                  data.service_password(), tokens, base_url)
+    name = args.calendar or ACTIONS_CALENDAR
+    return [(store, f"{embedded.DAV_PREFIX}/{person}/{name}/") for person in people]
+
+
+def _dav_url(url: str, prefix: str) -> str:
+    url = url.rstrip("/")
+    return url + "/" if url.endswith(prefix) else url + prefix + "/"
+
+
+def cmd_repair(args) -> int:
+    from server import repair
+
+    findings = []
+    for store, calendar in _accounts(args):
+        for finding in repair.sweep(store, calendar, fix=not args.dry_run):
+            findings.append(finding)
+            print(finding.line())
+    fixed = sum(f.fixed for f in findings)
+    print(f"{len(findings)} problem(s) found, {fixed} fixed"
+          + (" (dry run: nothing written)" if args.dry_run else ""))
+    # Non-zero when something is left: for a person, or for the real run after a dry one.
+    return EXIT_FAILED if fixed < len(findings) else 0
+
+
+def cmd_rotate_secret(args) -> int:
+    data = DataDir.at(args.data)
+    data.rotate_secret_key()
+    print(f"new secret written to {data.root / 'secret_key'}: every page link and session "
+          "made so far no longer works.")
+    print("Now restart followup serve, then write the new links into every item with:")
+    print(f"  followup restamp --url http://127.0.0.1:5232 --data {args.data}")
+    return 0
+
+
+def cmd_restamp(args) -> int:
+    from server.tokens import PageTokens
+
+    data = DataDir.at(args.data)
+    base_url = (args.base_url or args.url).rstrip("/")
+    if base_url.endswith("/dav"):
+        base_url = base_url[:-4]
+    tokens = PageTokens(data.secret_key())
+    done = 0
+    for store, calendar in _accounts(args, tokens, base_url):
+        for listed in store.list(calendar):
+            stored = store.modify(listed.path, lambda cal: cal)  # update() stamps it
+            wanted = store.page_url(stored.path)
+            if store.get(stored.path).action.page != wanted:
+                raise CommandError("the server still writes links with the old secret: "
+                                   "restart followup serve, then run restamp again")
+            done += 1
+    print(f"restamped {done} item(s)")
+    return 0
 
 
 if __name__ == "__main__":

@@ -19,7 +19,8 @@ from server.settings import ACTIONS_CALENDAR, SERVICE_USER, DataDir
 
 DAV_PREFIX = "/dav"
 COMPANION_METHODS = frozenset({"GET", "HEAD", "POST"})
-TOKEN_IN_PATH = re.compile(r"/a/[^/?]+")
+# A page token after /a/, also when a log prints an item's text folded at 75 octets.
+TOKEN_IN_TEXT = re.compile(r"/a/(?:[A-Za-z0-9_.~%\-]|\r?\n[ \t])+")
 log = logging.getLogger("followup.http")
 
 # Owners read and write their own calendars; the companion's account reaches every calendar
@@ -104,6 +105,7 @@ def build(data: DataDir, base_url: str, local_url: str, create_companion: Callab
     `local_url` is where this server itself is reached (the companion's CalDAV requests go
     there); `create_companion` is ``web.create_app``, passed in so ``server/`` needs no Flask.
     """
+    install_log_redaction()
     people = users.names(data.users_file)
     service_password = data.service_password()
     if not users.check(data.users_file, SERVICE_USER, service_password):
@@ -120,6 +122,41 @@ def build(data: DataDir, base_url: str, local_url: str, create_companion: Callab
         "SESSION_COOKIE_SECURE": base_url.startswith("https://"),
     })
     return request_log(dispatcher(radicale_app(configuration), companion))
+
+
+class InternalServer:
+    """A second, loopback-only listener with its own threads for the companion's CalDAV calls.
+
+    The companion answers a page by making CalDAV requests to Radicale. If those went to the
+    public listener they would wait for a thread of the very pool that the page requests
+    fill: with as many open pages as threads, every page waits on itself until the CalDAV
+    timeout (seen in tests/test_concurrency.py). Here they never queue behind page requests.
+    """
+
+    def __init__(self, threads: int = 16) -> None:
+        import waitress
+
+        self.app: Callable | None = None
+        self._server = waitress.create_server(self._dispatch, host="127.0.0.1", port=0,
+                                              threads=threads, ident="followup-internal")
+        self.url = f"http://127.0.0.1:{self._server.effective_port}"
+
+    def _dispatch(self, environ, start_response):
+        if self.app is None:
+            start_response("503 Service Unavailable", [("Content-Length", "0")])
+            return [b""]
+        return self.app(environ, start_response)
+
+    def start(self, app: Callable) -> InternalServer:
+        import threading
+
+        self.app = app
+        threading.Thread(target=self._server.run, name="followup-internal",
+                         daemon=True).start()
+        return self
+
+    def close(self) -> None:
+        self._server.close()
 
 
 def dispatcher(radicale_wsgi: Callable, companion_wsgi: Callable) -> Callable:
@@ -144,9 +181,37 @@ def dispatcher(radicale_wsgi: Callable, companion_wsgi: Callable) -> Callable:
     return app
 
 
-def redact(path: str) -> str:
-    """A request path fit for a log: page tokens are capabilities and never logged."""
-    return TOKEN_IN_PATH.sub("/a/…", path)
+def redact(text: str) -> str:
+    """Text fit for a log: page tokens are capabilities and never logged."""
+    return TOKEN_IN_TEXT.sub("/a/…", text)
+
+
+def install_log_redaction() -> None:
+    """Hide page tokens in every log record of the process, whoever writes it.
+
+    Our request log is not the only one that sees a token: Flask logs "Exception on
+    /a/<token>", waitress "Exception while serving /a/<token>", and the caldav library and
+    Radicale log whole items (with their page link) at debug level. A record factory sees
+    every record before any handler does, so no handler set up later can miss it.
+    """
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "followup_redacts", False):
+        return
+
+    def factory(*args, **kwargs) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: leave it to logging's own error path
+            return record
+        if "/a/" in message:
+            record.msg, record.args = redact(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        return record
+
+    factory.followup_redacts = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
 
 
 def request_log(wsgi: Callable) -> Callable:

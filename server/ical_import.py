@@ -41,22 +41,51 @@ class Report:
         return "\n".join(lines)
 
 
+# Components that only ever sit directly in a VCALENDAR: one of these starting inside another
+# means the other was never closed (a cut-and-paste, a truncated export).
+TOP_LEVEL = frozenset({"VTODO", "VEVENT", "VJOURNAL", "VFREEBUSY", "VTIMEZONE"})
+
+
 def split(text: str) -> tuple[list[Block], list[str]]:
-    """Top-level components inside the VCALENDAR(s), and problems with the nesting."""
+    """Top-level components inside the VCALENDAR(s), and problems with the nesting.
+
+    Tolerant: a component left open is reported and the next one still read; components
+    outside any VCALENDAR are read as if inside one.
+    """
     blocks: list[Block] = []
     problems: list[str] = []
     stack: list[str] = []
     current: Block | None = None
+
+    def abandon(why: str) -> None:
+        nonlocal current
+        if current is not None:
+            problems.append(f"line {current.first_line}: {current.name} is never closed{why}")
+        current = None
+        del stack[1:]
+
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.rstrip("\r")
         upper = line.upper()
         if upper.startswith("BEGIN:"):
             name = upper[6:].strip()
+            if name == "VCALENDAR":
+                abandon(f" (a new VCALENDAR starts at line {number})")
+                stack[:] = [name]
+                continue
+            if name in TOP_LEVEL and len(stack) >= 2:
+                abandon(f" (BEGIN:{name} at line {number} starts another)")
+            if not stack:
+                stack.append("VCALENDAR")
             stack.append(name)
             if len(stack) == 2:
                 current = Block(name, number, [])
         elif upper.startswith("END:"):
             name = upper[4:].strip()
+            if name == "VCALENDAR":
+                abandon(f" (the VCALENDAR ends at line {number})")
+                stack.clear()
+                continue
             if not stack or stack[-1] != name:
                 problems.append(f"line {number}: END:{name} does not close "
                                 f"{'BEGIN:' + stack[-1] if stack else 'anything'}")
@@ -64,7 +93,7 @@ def split(text: str) -> tuple[list[Block], list[str]]:
                     current.lines.append(line)
                     blocks.append(current)
                     current = None
-                    stack = stack[:1]
+                    del stack[1:]
                 continue
             stack.pop()
             if len(stack) == 1 and current is not None:
@@ -74,8 +103,7 @@ def split(text: str) -> tuple[list[Block], list[str]]:
                 continue
         if current is not None:
             current.lines.append(line)
-    if current is not None:
-        problems.append(f"line {current.first_line}: {current.name} is never closed")
+    abandon("")
     return blocks, problems
 
 
@@ -125,6 +153,9 @@ def run(store: Store, calendar_path: str, text: str, progress: bool = False) -> 
             if "refused the user name" in str(exc) or "cannot reach" in str(exc):
                 raise
             report.failed.append(f"{where}: {exc}")
+        except Exception as exc:  # one odd item must not stop the others: say which
+            report.failed.append(f"{where}: cannot read this item ({type(exc).__name__}: "
+                                 f"{exc})")
         if progress:
             _bar(done, total)
     if progress and total:

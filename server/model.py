@@ -48,6 +48,7 @@ MEETING_LENGTH = dt.timedelta(hours=1)
 SUCCESSOR_NAMESPACE = uuid.UUID("8f5bc1a4-3c0e-4f35-9c53-0d1f6f6b7a10")
 
 Moment = dt.date | dt.datetime
+MAX_INTEGER = 2**31 - 1
 
 
 class ActionError(ValueError):
@@ -126,12 +127,15 @@ def _moment(comp: icalendar.Component, name: str) -> Moment | None:
         prop = prop[0]
     if prop is None:
         return None
-    if hasattr(prop, "dt"):
-        return prop.dt
-    try:  # an X- property a client rewrote without its VALUE=DATE-TIME
-        return icalendar.vDDDTypes.from_ical(str(prop))
+    try:
+        # A broken value raises on .dt (icalendar's BrokenCalendarProperty); an X- property
+        # a client rewrote without VALUE=DATE-TIME has no .dt and is parsed here.
+        value = prop.dt if hasattr(prop, "dt") else icalendar.vDDDTypes.from_ical(str(prop))
     except Exception:
         return None
+    # Only a day or a time of day on a date is a moment; a bare time ("DUE:230101") or a
+    # duration is a broken value, read as no date at all (found by tests/test_fuzz.py).
+    return value if isinstance(value, dt.date) else None
 
 
 @dataclass(frozen=True)
@@ -221,6 +225,8 @@ def is_closed(comp: icalendar.Component) -> bool:
 
 def href_of(prop: icalendar.prop.vText | None) -> str | None:
     """The href hint stored with a PREVIOUS/NEXT chain property, if any."""
+    if isinstance(prop, list):  # the property written twice (a client merge): the last wins
+        prop = prop[-1] if prop else None
     if prop is None:
         return None
     return prop.params.get("X-HREF") or None
@@ -240,7 +246,8 @@ def _touch(comp: icalendar.Component, now: dt.datetime) -> None:
         sequence = int(str(comp.get("SEQUENCE", 0)))
     except ValueError:
         sequence = 0
-    _set(comp, "SEQUENCE", sequence + 1)
+    # RFC 5545 integers are 32-bit: a client's huge SEQUENCE stays at the top, not past it.
+    _set(comp, "SEQUENCE", min(sequence + 1, MAX_INTEGER))
     _set(comp, "DTSTAMP", now)
     _set(comp, "LAST-MODIFIED", now)
 
@@ -550,7 +557,9 @@ def postpone(cal: icalendar.Calendar, delta: dt.timedelta,
             continue
         params = dict(prop.params)
         params.pop("VALUE", None)
-        moment = prop.dt
+        moment = _moment(comp, name)
+        if moment is None:  # a broken date: nothing to move, and it is left as written
+            continue
         if isinstance(moment, dt.datetime) and moment.tzinfo is not None and "TZID" in params:
             moment = moment + delta
         else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,16 +22,39 @@ ACTIONS_CALENDAR = "actions"
 
 def _secret_file(path: Path, nbytes: int = 32) -> str:
     """Read a secret, or make one with owner-only permissions if there is none yet."""
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        pass
+    for _ in range(50):
+        try:
+            value = path.read_text().strip()
+        except FileNotFoundError:
+            value = None
+        if value:
+            if path.stat().st_mode & 0o077:
+                # Someone copied it with loose permissions: a readable secret forges links.
+                path.chmod(0o600)
+            return value
+        if value is None:
+            try:
+                _write_secret(path, secrets.token_urlsafe(nbytes), exclusive=True)
+            except FileExistsError:
+                pass  # another process made it at the same moment: read theirs
+        time.sleep(0.01)  # made but not yet written by that other process
+    raise RuntimeError(f"{path} is empty: delete it and start again")
+
+
+def _write_secret(path: Path, value: str, exclusive: bool) -> None:
+    """Write a secret readable by its owner only; never a moment with wider permissions."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(nbytes)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    if exclusive:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(value + "\n")
+        return
+    # Replace atomically: readers see the old secret or the new one, never half of one.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(value + "\n")
-    return value
+    os.replace(tmp, path)
 
 
 @dataclass(frozen=True)
@@ -57,6 +81,12 @@ class DataDir:
 
     def secret_key(self) -> str:
         return _secret_file(self.root / "secret_key")
+
+    def rotate_secret_key(self) -> str:
+        """A new site secret: every page link and session signed so far stops working."""
+        value = secrets.token_urlsafe(32)
+        _write_secret(self.root / "secret_key", value, exclusive=False)
+        return value
 
     def service_password(self) -> str:
         return _secret_file(self.root / "service", 24)

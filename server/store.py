@@ -7,6 +7,7 @@ between its two writes never makes a second successor (see docs/FORMAT.md, "Orde
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import posixpath
 from collections.abc import Callable, Iterator
@@ -65,11 +66,15 @@ class Store:
         self.url = url if url.endswith("/") else url + "/"
         self.tokens = tokens
         self.base_url = base_url
-        # Basic auth sent up front: a first anonymous request costs a 401 round trip, and
-        # Radicale delays every 401 by its [auth] delay.
+        # auth_type given: otherwise the first request goes out without credentials, and
+        # Radicale answers that 401 after its anti-guessing delay (0.5-1.5 s per page view).
         self.client = caldav.DAVClient(url=self.url, username=username, password=password,
-                                       auth_type="basic" if username else None,
-                                       timeout=timeout, require_tls=False)
+                                       timeout=timeout, require_tls=False,
+                                       auth_type="basic" if username else None)
+
+    def disconnect(self) -> None:
+        """Close the connections: a server counts open ones and stops accepting at its limit."""
+        self.client.close()
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -105,11 +110,16 @@ class Store:
 
     def get(self, path: str) -> Stored:
         response = self._request("GET", path)
-        if response.status == 404:
+        if response.status in (400, 404):  # 400: a path the server cannot even hold
             raise NotFound(f"no item at {path}")
         if response.status != 200:
             raise StoreError(f"GET {path} answered {response.status}")
-        return Stored(path, response.headers.get("ETag"), model.parse(response._raw))
+        cal = model.parse(response._raw)
+        uids = {str(c.get("UID")) for c in cal.subcomponents if c.name in ("VTODO", "VEVENT")}
+        if len(uids) > 1:
+            # A GET on a whole calendar answers all its items: that is not one action.
+            raise NotFound(f"{path} is not one item")
+        return Stored(path, response.headers.get("ETag"), cal)
 
     def find(self, path: str) -> Stored | None:
         try:
@@ -211,7 +221,8 @@ class Store:
         for _ in range(ATTEMPTS):
             stored = self.get(path)
             try:
-                return self.update(stored, change(stored.cal))
+                # A copy: a change made in place would otherwise look like "nothing to write".
+                return self.update(stored, change(copy.deepcopy(stored.cal)))
             except Conflict:
                 continue
         raise Conflict(f"{path} keeps changing on the server: try again in a moment")
@@ -223,7 +234,8 @@ class Store:
         return self.create(item_path(calendar_path, uid), cal)
 
     def close(self, path: str, outcome: str = "", now: dt.datetime | None = None) -> Stored:
-        return self.modify(path, lambda cal: model.close(cal, now, outcome))
+        return self.modify(path, lambda cal: _with_outcome(model.close(cal, now, outcome),
+                                                           outcome, now))
 
     def close_and_create(self, path: str, summary: str, when: model.Moment | None,
                          kind: str | None = None, generation: int | None = None,
@@ -241,6 +253,10 @@ class Store:
         if action.next:
             existing = self._find_next(stored)
             if existing is not None:
+                # The job was done before (a retry, a double click). If someone reopened the
+                # action since, close it again; the successor stays the one it names.
+                if not action.closed:
+                    stored = self.close(path, outcome, now)
                 return stored, existing
         successor = model.successor(stored.cal, summary, when, kind, stored.href,
                                     generation, now)
@@ -259,23 +275,32 @@ class Store:
                     self._delete_quietly(created)
                     return current, other
             try:
-                closed = self.update(current, model.close_and_link(
-                    current.cal, next_uid, posixpath.basename(next_path), now, outcome))
+                closed = self.update(current, _with_outcome(model.close_and_link(
+                    current.cal, next_uid, posixpath.basename(next_path), now, outcome),
+                    outcome, now))
                 return closed, created
             except Conflict:
                 continue
         raise Conflict(f"{path} keeps changing on the server: try again in a moment")
 
     def _find_next(self, stored: Stored) -> Stored | None:
-        comp = model.main_component(stored.cal)
-        href = model.href_of(comp.get(model.PROP_NEXT)) if comp is not None else None
-        uid = stored.action.next
-        candidates = [href] if href else []
-        if uid:
-            candidates.append(f"{uid}.ics")
-        for name in candidates:
+        return self._chained(stored, stored.action.next,
+                             model.chain_href(stored.cal, "next"))
+
+    def _chained(self, stored: Stored, uid: str | None, href: str | None) -> Stored | None:
+        """The item `uid` of the chain, looked up in the same calendar only.
+
+        The href is a hint a client wrote: it must be a plain file name. Otherwise a crafted
+        ``X-HREF="../../bob/actions/x.ics"`` would make the companion (which reads every
+        calendar) fetch someone else's item and hand out its page link. The UID decides.
+        """
+        if not uid:
+            return None
+        names = [href] if href and _plain_name(href) else []
+        names.append(posixpath.basename(item_path(stored.calendar_path, uid)))
+        for name in dict.fromkeys(names):
             found = self.find(posixpath.join(stored.calendar_path, name))
-            if found is not None:
+            if found is not None and found.action.uid == uid:
                 return found
         return None
 
@@ -288,14 +313,34 @@ class Store:
     def neighbour(self, stored: Stored, which: str) -> Stored | None:
         """The previous or next action in the chain, if it can be found."""
         uid = stored.action.previous if which == "previous" else stored.action.next
-        if not uid:
-            return None
-        href = model.chain_href(stored.cal, which)
-        for name in filter(None, [href, f"{uid}.ics"]):
-            found = self.find(posixpath.join(stored.calendar_path, name))
-            if found is not None and found.action.uid == uid:
-                return found
-        return None
+        return self._chained(stored, uid, model.chain_href(stored.cal, which))
+
+
+def _with_outcome(cal: icalendar.Calendar, outcome: str,
+                  now: dt.datetime | None) -> icalendar.Calendar:
+    """Keep the outcome typed on the page even when someone else closed the action first.
+
+    ``model.close`` writes nothing on an already closed action, so after a 412 and a re-read
+    (another click, a client ticking the task) the note would otherwise be lost.
+    """
+    outcome = outcome.strip()
+    comp = model.main_component(cal)
+    if not outcome or comp is None or str(comp.get(model.PROP_OUTCOME, "")) == outcome:
+        return cal
+    sequence = min(model.read(cal).sequence + 1, model.MAX_INTEGER)
+    stamp = now or model.utcnow()
+    for name, value in ((model.PROP_OUTCOME, outcome), ("SEQUENCE", sequence),
+                        ("DTSTAMP", stamp), ("LAST-MODIFIED", stamp)):
+        comp.pop(name, None)
+        comp.add(name, value)
+    return cal
+
+
+def _plain_name(href: str) -> bool:
+    """A file name inside one calendar: no way up, across, or into another collection."""
+    lowered = href.lower()
+    return (0 < len(href) <= 255 and not href.startswith(".")
+            and not any(bad in lowered for bad in ("/", "\\", "%2f", "%5c", "%2e")))
 
 
 def _chain(exc: BaseException | None) -> Iterator[BaseException]:

@@ -29,8 +29,11 @@ class LiveServer:
         self.port = self._server.effective_port
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.dav_url = f"{self.base_url}{embedded.DAV_PREFIX}/"
-        self._app = embedded.build(self.data, self.base_url, self.base_url, create_app,
+        # The companion's own CalDAV calls go to a second loopback listener, as in serve.
+        self._internal = embedded.InternalServer(threads=8)
+        self._app = embedded.build(self.data, self.base_url, self._internal.url, create_app,
                                    timezone, extra_config, strict=True)
+        self._internal.start(self._app)
         self._stopping = False
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -51,6 +54,7 @@ class LiveServer:
     def stop(self) -> None:
         self._stopping = True
         self._server.close()
+        self._internal.close()
 
     @property
     def secret_key(self) -> str:

@@ -41,12 +41,20 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.from_prefixed_env("FOLLOWUP")
     else:
         app.config.update(test_config)
+    given = test_config if test_config is not None else {
+        k.removeprefix("FOLLOWUP_") for k in os.environ if k.startswith("FOLLOWUP_")}
+    if "SESSION_COOKIE_SECURE" not in given:
+        # Behind TLS (an https address in links) the session cookie never travels in clear.
+        app.config["SESSION_COOKIE_SECURE"] = str(app.config["BASE_URL"]).startswith("https:")
     if not app.config.get("SECRET_KEY"):
         raise RuntimeError("the companion needs SECRET_KEY (followup serve makes one)")
     app.config["TIMEZONE"] = app.config["TIMEZONE"] or os.environ.get("TZ") or "UTC"
     csrf.init_app(app)
 
     from web import actions, auth, home, i18n, overdue, records, week
+    from web.calendar import close_store
+
+    app.teardown_appcontext(close_store)
 
     i18n.init_app(app)
     auth.init_app(app)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
@@ -80,6 +80,8 @@ def close(token: str) -> ResponseReturnValue:
     stored = load(token)
     try:
         store().close(stored.path, outcome=request.form.get("outcome", ""))
+    except NotFound:  # deleted in a client since the page was read
+        abort(404)
     except Conflict:
         return render_action(stored, str(CONFLICT), status=409)
     flash(_("Closed: %(summary)s", summary=stored.action.summary))
@@ -124,6 +126,8 @@ def close_and_create(token: str) -> ResponseReturnValue:
         successor = close_and_create_one(stored, when, form, kind,
                                          _int(request.form.get("generation")),
                                          request.form.get("outcome", ""))
+    except NotFound:  # deleted in a client since the page was read
+        abort(404)
     except model.ActionError as exc:
         return render_action(stored, _("Not saved: %(reason)s.", reason=exc), form, status=400)
     except Conflict:
@@ -177,6 +181,8 @@ def _int(text: str | None) -> int | None:
 
 @bp.app_errorhandler(StoreError)
 def calendar_unavailable(exc: StoreError) -> ResponseReturnValue:
+    # Say why in the log (no token in it: paths only, and logs are redacted anyway).
+    current_app.logger.warning("calendar unavailable: %s", exc)
     return render_template("error.html", message=_(
         "The calendar server did not answer as expected. Try again in a moment; if it "
         "lasts, tell whoever runs followup.")), 503

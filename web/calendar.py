@@ -34,6 +34,14 @@ def store() -> Store:
     return g.store
 
 
+def close_store(_exc=None) -> None:
+    """Per-request Stores: close their connections, or each page leaves one open."""
+    for name in ("store", "user_store"):
+        held = g.pop(name, None)
+        if held is not None:
+            held.disconnect()
+
+
 def zone() -> dt.tzinfo:
     return local_zone(current_app.config["TIMEZONE"])
 

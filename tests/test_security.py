@@ -1,0 +1,441 @@
+"""Links, tokens, secrets, logs and the action page's web hardening (issue 5, points 3 and 4).
+
+Every test asserts a refusal against the real product (Radicale + companion on 127.0.0.1).
+Two-user isolation and the login rate limit belong with the login pages (tests of web/).
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import re
+import stat
+from html.parser import HTMLParser
+
+import pytest
+import requests
+from werkzeug.test import Client
+
+from server import cli, embedded, model
+from server.settings import DataDir
+from server.tokens import PageTokens, TokenError
+from tests.conftest import PEOPLE
+from tests.servers import LiveServer
+from web import create_app
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def _action(alice, summary: str = "Call ACME") -> str:
+    return alice.new_action(alice.actions_calendar(), model.new(summary, "call")).path
+
+
+def _get(live, token: str) -> requests.Response:
+    return requests.get(f"{live.base_url}/a/{token}", timeout=30, allow_redirects=False)
+
+
+# -- 3. links and tokens -----------------------------------------------------------------------
+
+
+def test_token_names_exactly_one_item(live, alice):
+    path = _action(alice)
+    tokens = PageTokens(live.secret_key)
+    assert tokens.read(tokens.make(path)) == path
+    assert _get(live, tokens.make(path)).status_code == 200
+
+
+def test_tampered_tokens_answer_404_and_say_nothing(live, alice):
+    path = _action(alice)
+    token = PageTokens(live.secret_key).make(path)
+    unknown = _get(live, "not-a-token")
+    assert unknown.status_code == 404
+    tampered = []
+    for i in range(0, len(token), 3):
+        swap = "A" if token[i] != "A" else "B"
+        tampered.append(token[:i] + swap + token[i + 1:])
+    tampered += [token[:-1], token + "A", token.split(".")[0], "." + token.split(".")[1]]
+    for bad in tampered:
+        answer = _get(live, bad)
+        assert answer.status_code == 404, bad
+        assert answer.text == unknown.text  # the same page whatever was wrong
+
+
+def test_token_cannot_be_turned_into_another_items(live, alice):
+    mine, other = _action(alice, "Mine"), _action(alice, "Not mine")
+    tokens = PageTokens(live.secret_key)
+    payload, signature = tokens.make(mine).split(".")
+    other_payload = tokens.make(other).split(".")[0]
+    assert _get(live, f"{other_payload}.{signature}").status_code == 404
+    # Forging a payload by hand (a path of someone else's calendar) fails the same way.
+    forged = base64.urlsafe_b64encode(b'"dav/bob/actions/x.ics"').decode().rstrip("=")
+    assert _get(live, f"{forged}.{signature}").status_code == 404
+    with pytest.raises(TokenError):
+        tokens.read(f"{forged}.{signature}")
+
+
+def test_token_from_another_secret_and_of_a_deleted_item_are_404(live, alice):
+    path = _action(alice)
+    unknown = _get(live, "x")
+    assert _get(live, PageTokens("another site").make(path)).status_code == 404
+    alice.delete(alice.get(path))
+    gone = _get(live, PageTokens(live.secret_key).make(path))
+    assert gone.status_code == 404 and gone.text == unknown.text
+
+
+def test_signed_token_for_a_collection_is_not_an_action(live, alice):
+    _action(alice, "One")
+    _action(alice, "Two")
+    token = PageTokens(live.secret_key).make(live.calendar_path("alice"))
+    assert _get(live, token).status_code == 404
+
+
+def test_posts_with_bad_tokens_are_404(live, alice):
+    token = PageTokens(live.secret_key).make(_action(alice))
+    session = requests.Session()
+    csrf = CSRF.search(session.get(f"{live.base_url}/a/{token}", timeout=30).text).group(1)
+    for route in ("close", "close-and-create"):
+        answer = session.post(f"{live.base_url}/a/{token[:-2]}xx/{route}", timeout=30,
+                              data={"csrf_token": csrf, "summary": "x", "due": "2027-01-01"})
+        assert answer.status_code == 404
+    session.close()
+
+
+def test_rotating_the_secret_invalidates_links_and_restamp_writes_new_ones(tmp_path, capsys):
+    old_server = LiveServer(tmp_path / "var", PEOPLE).start()
+    alice = _alice(old_server)
+    paths = [_action(alice, f"Call {n}") for n in range(3)]
+    old_links = [alice.get(p).action.page for p in paths]
+    assert all(requests.get(link, timeout=30).status_code == 200 for link in old_links)
+    old_server.stop()
+
+    assert cli.main(["rotate-secret", "--data", str(tmp_path / "var")]) == 0
+    assert stat.S_IMODE((tmp_path / "var" / "secret_key").stat().st_mode) == 0o600
+    server = LiveServer(tmp_path / "var", PEOPLE).start()
+    try:
+        for old in old_links:
+            token = old.rsplit("/a/", 1)[1]
+            assert _get(server, token).status_code == 404
+        assert cli.main(["restamp", "--url", server.base_url,
+                         "--data", str(tmp_path / "var")]) == 0
+        alice = _alice(server)
+        for path, old in zip(paths, old_links, strict=True):
+            stored = alice.get(path)
+            text = model.to_text(stored.cal).replace("\r\n ", "")
+            assert old.rsplit("/a/", 1)[1] not in text  # no old link left anywhere in it
+            assert requests.get(stored.action.page, timeout=30).status_code == 200
+    finally:
+        server.stop()
+
+
+def _alice(server):
+    from server.store import Store
+
+    return Store(server.base_url, "alice", PEOPLE["alice"])
+
+
+def test_restamp_refuses_while_the_server_uses_the_old_secret(live, alice, capsys):
+    _action(alice)
+    DataDir.at(live.data.root).rotate_secret_key()  # the running server keeps the old one
+    code = cli.main(["restamp", "--url", live.base_url, "--data", str(live.data.root)])
+    assert code == cli.EXIT_FAILED
+    assert "restart followup serve" in capsys.readouterr().err
+
+
+def test_secret_made_at_first_start_is_owner_only(tmp_path):
+    old_umask = os.umask(0)  # even a careless umask gives 0600
+    try:
+        server = LiveServer(tmp_path / "var", PEOPLE)
+    finally:
+        os.umask(old_umask)
+    server.stop()
+    for name in ("secret_key", "service"):
+        mode = stat.S_IMODE((tmp_path / "var" / name).stat().st_mode)
+        assert mode == 0o600, (name, oct(mode))
+    first = (tmp_path / "var" / "secret_key").read_text()
+    assert len(first.strip()) >= 40
+    assert DataDir.at(tmp_path / "var").secret_key() == first.strip()  # made once, then read
+
+
+def test_secret_with_loose_permissions_is_tightened(tmp_path):
+    data = DataDir.at(tmp_path)
+    data.secret_key()
+    (tmp_path / "secret_key").chmod(0o644)
+    data.secret_key()
+    assert stat.S_IMODE((tmp_path / "secret_key").stat().st_mode) == 0o600
+
+
+@pytest.fixture
+def chatty(tmp_path):
+    """The product with every logger at DEBUG, Radicale logging whole requests and answers."""
+    conf = tmp_path / "radicale.conf"
+    conf.write_text("[logging]\nlevel = debug\nrequest_header_on_debug = True\n"
+                    "request_content_on_debug = True\nresponse_content_on_debug = True\n")
+    server = LiveServer(tmp_path / "var", PEOPLE, extra_config=conf).start()
+    yield server
+    server.stop()
+
+
+def test_tokens_never_reach_a_log(chatty, caplog):
+    caplog.set_level(logging.DEBUG)
+    alice = _alice(chatty)
+    path = _action(alice)
+    tokens = PageTokens(chatty.secret_key)
+    token = tokens.make(path)
+    session = requests.Session()
+    page = session.get(f"{chatty.base_url}/a/{token}", timeout=30)
+    csrf = CSRF.search(page.text).group(1)
+    done = session.post(f"{chatty.base_url}/a/{token}/close-and-create", timeout=30,
+                        data={"csrf_token": csrf, "summary": "Next", "due": "2027-01-01",
+                              "kind": "call", "generation": "0"}, allow_redirects=False)
+    assert done.status_code == 303
+    session.get(f"{chatty.base_url}{done.headers['Location']}", timeout=30)
+    session.post(f"{chatty.base_url}/a/{token}/close", timeout=30)  # no CSRF: refused
+    session.get(f"{chatty.base_url}/a/{token}x", timeout=30)  # tampered
+    session.close()
+    # What Flask and waitress write when a request fails: the path, through their loggers.
+    for name in ("waitress", "flask.app", "radicale"):
+        logging.getLogger(name).error("Exception while serving /a/%s", token)
+    successor = next(s for s in alice.list(alice.actions_calendar()) if s.action.previous)
+    secrets = {token, tokens.make(successor.path)}
+    records = [r.getMessage() + (r.exc_text or "") for r in caplog.records]
+    assert any("PUT" in line for line in records)  # the logs did see the writes
+    assert any("X-FOLLOWUP-PAGE" in line for line in records)  # and the items' text
+    logged = "\n".join(records)
+    unfolded = re.sub(r"\r?\n[ \t]", "", logged)
+    for secret in secrets:
+        assert secret not in logged and secret not in unfolded
+        assert secret[:20] not in unfolded  # not even its beginning
+
+
+# -- 4. web hardening on the action page ------------------------------------------------------
+
+
+def _post_routes(app) -> list[str]:
+    return [rule.rule for rule in app.url_map.iter_rules() if "POST" in rule.methods]
+
+
+def test_every_post_needs_the_csrf_token(live, alice, app, client):
+    path = _action(alice)
+    token = PageTokens(live.secret_key).make(path)
+    routes = _post_routes(app)
+    assert routes  # the page has forms
+    other = app.test_client()  # someone else's session and CSRF token
+    foreign = CSRF.search(other.get(f"/a/{token}").text).group(1)
+    client.get(f"/a/{token}")
+    for rule in routes:
+        url = re.sub(r"<[^>]*token>", token, rule)
+        url = re.sub(r"<[^>]+>", "x", url)
+        form = {"summary": "x", "due": "2027-01-01", "kind": "call", "outcome": "x"}
+        assert client.post(url, data=form).status_code == 400, rule
+        assert client.post(url, data={**form, "csrf_token": foreign}).status_code == 400, rule
+        assert client.post(url, data={**form, "csrf_token": "forged"}).status_code == 400, rule
+    assert not alice.get(path).action.closed
+
+
+@pytest.mark.parametrize("path", ["//evil.example/", "//evil.example/%2e%2e", "/\\evil.example",
+                                  "/a//evil.example", "/a/", "/a", "/static//evil.example/x",
+                                  "/a/x/..", "/%2F%2Fevil.example"])
+def test_no_redirect_leaves_the_site(live, path):
+    answer = requests.get(f"{live.base_url}{path}", allow_redirects=False, timeout=30,
+                          headers={"Host": f"127.0.0.1:{live.port}"})
+    assert answer.status_code < 500
+    location = answer.headers.get("Location")
+    if location:
+        assert location.startswith("/") and not location.startswith(("//", "/\\")) \
+            or location.startswith(live.base_url + "/"), location
+
+
+def test_redirect_after_post_stays_on_the_site(live, alice):
+    token = PageTokens(live.secret_key).make(_action(alice))
+    session = requests.Session()
+    csrf = CSRF.search(session.get(f"{live.base_url}/a/{token}", timeout=30).text).group(1)
+    form = {"csrf_token": csrf, "summary": "x", "due": "2027-01-01",
+            "next": "https://evil.example/", "generation": "0"}
+    url = f"{live.base_url}/a/{token}/close-and-create?next=https://evil.example/"
+    spoofed = session.post(url, data=form, allow_redirects=False, timeout=30,
+                           headers={"Host": "evil.example", "X-Forwarded-Host": "evil.example"})
+    assert spoofed.status_code < 500
+    assert "evil.example" not in spoofed.headers.get("Location", "")
+    answer = session.post(url, data=form, allow_redirects=False, timeout=30)
+    session.close()
+    assert answer.status_code == 303
+    assert answer.headers["Location"].startswith("/a/")
+
+
+SCRIPT = "<script>alert(1)</script>"
+ATTR = '"><img src=x onerror=alert(2)>'
+HOSTILE_ICS = """BEGIN:VCALENDAR\r
+VERSION:2.0\r
+PRODID:-//evil//EN\r
+BEGIN:VTODO\r
+UID:{uid}\r
+DTSTAMP:20261201T100000Z\r
+SUMMARY:{script} {attr}\r
+DESCRIPTION:{script}\\n{attr}\\njavascript:alert(3)\r
+LOCATION:{script}\r
+X-FOLLOWUP-PREVIOUS;X-HREF="{prev_href}":{prev_uid}\r
+X-FOLLOWUP-ACCOUNT;LABEL="{attr_q}":javascript:alert(4)\r
+X-FOLLOWUP-CONTACT;LABEL="{script}":https://crm.example/c/1\r
+X-FOLLOWUP-OPPORTUNITY;LABEL="x':alert(5)//":data:text/html,{script}\r
+X-FOLLOWUP-PROJECT;LABEL="ok":" onmouseover="alert(6)\r
+END:VTODO\r
+END:VCALENDAR\r
+"""
+
+
+def _put(live, user: str, href: str, text: str) -> int:
+    answer = requests.put(f"{live.calendar_url(user)}{href}", data=text.encode(),
+                          auth=(user, PEOPLE[user]), timeout=30,
+                          headers={"Content-Type": "text/calendar", "If-None-Match": "*"})
+    return answer.status_code
+
+
+def test_hostile_text_is_escaped_in_every_context(live, alice):
+    prev_uid = "prev-1"
+    assert _put(live, "alice", "prev-1.ics", HOSTILE_ICS.format(
+        uid=prev_uid, script=SCRIPT, attr=ATTR, attr_q="x'", prev_href="none.ics",
+        prev_uid="none")) == 201
+    assert _put(live, "alice", "evil.ics", HOSTILE_ICS.format(
+        uid="evil-1", script=SCRIPT, attr=ATTR, attr_q="'onfocus=alert(7) x='",
+        prev_href="prev-1.ics", prev_uid=prev_uid)) == 201
+    token = PageTokens(live.secret_key).make(live.calendar_path("alice") + "evil.ics")
+    page = _get(live, token)
+    assert page.status_code == 200
+    html = page.text
+    assert "&lt;script&gt;" in html  # the text is shown, as text
+    tags = _Tags()
+    tags.feed(html)
+    assert not {"script", "img", "iframe", "object"} & {tag for tag, _ in tags.found}
+    for tag, attrs in tags.found:
+        for name, value in attrs:
+            assert not name.startswith("on"), (tag, name)  # no event handler got in
+            if name in ("href", "action", "src", "formaction"):
+                assert (value.startswith("/") and not value.startswith("//")
+                        or value.startswith(live.base_url + "/")), (tag, value)
+    assert "alert(1)" in tags.text  # where the payload is: in text nodes only
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[tuple[str, list]] = []
+        self.text = ""
+
+    def handle_starttag(self, tag, attrs):
+        self.found.append((tag, attrs))
+
+    def handle_data(self, data):
+        self.text += data
+
+
+def test_security_headers_on_every_kind_of_answer(live, alice):
+    token = PageTokens(live.secret_key).make(_action(alice))
+    answers = [_get(live, token), _get(live, "bad"),
+               requests.get(f"{live.base_url}/", timeout=30),
+               requests.get(f"{live.base_url}/static/style.css", timeout=30),
+               requests.post(f"{live.base_url}/a/{token}/close", timeout=30)]
+    assert [a.status_code for a in answers] == [200, 404, 200, 200, 400]
+    for answer in answers:
+        csp = {d.split()[0]: d.split()[1:] for d in
+               answer.headers["Content-Security-Policy"].split(";") if d.strip()}
+        assert csp["script-src"] == ["'self'"]  # no 'unsafe-inline', no 'unsafe-eval'
+        assert csp["frame-ancestors"] == ["'none'"]
+        assert csp["default-src"] == ["'self'"]
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
+        assert answer.headers["Referrer-Policy"] in ("no-referrer", "same-origin")
+    page = answers[0].text
+    assert not re.search(r"<script(?![^>]*\bsrc=)", page, re.IGNORECASE)  # no inline script
+
+
+def _cookie(headers) -> str:
+    cookies = [v for k, v in headers if k.lower() == "set-cookie" and v.startswith("session=")]
+    assert cookies, "the page sets a session cookie for its CSRF token"
+    return cookies[0]
+
+
+def test_session_cookie_is_httponly_and_samesite(live, alice):
+    token = PageTokens(live.secret_key).make(_action(alice))
+    page = _get(live, token)
+    cookie = _cookie(page.raw.headers.items())
+    attributes = {a.strip().split("=")[0].lower(): a for a in cookie.split(";")}
+    assert "httponly" in attributes
+    assert attributes["samesite"].split("=")[1].strip().lower() in ("lax", "strict")
+    assert "secure" not in attributes  # plain http on 127.0.0.1: a Secure cookie never returns
+
+
+def test_session_cookie_is_secure_behind_tls(live, alice, tmp_path):
+    """With an https BASE_URL (TLS ends at a proxy) the cookie is Secure."""
+    path = _action(alice)
+    data = DataDir.at(live.data.root)
+    app = embedded.build(data, "https://crm.example.org", live.base_url, create_app)
+    token = PageTokens(data.secret_key()).make(path)
+    answer = Client(app).get(f"/a/{token}", headers={"X-Forwarded-Proto": "https"})
+    assert answer.status_code == 200
+    cookie = _cookie(answer.headers.items())
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_companion_alone_behind_tls_sets_secure_cookies():
+    """Run from FOLLOWUP_* settings (not `followup serve`), an https BASE_URL still means
+    Secure; an explicit setting wins."""
+    assert create_app({"SECRET_KEY": "k", "BASE_URL": "https://crm.example.org"}) \
+        .config["SESSION_COOKIE_SECURE"] is True
+    assert create_app({"SECRET_KEY": "k", "BASE_URL": "http://127.0.0.1:5232"}) \
+        .config["SESSION_COOKIE_SECURE"] is False
+    assert create_app({"SECRET_KEY": "k", "BASE_URL": "https://x",
+                       "SESSION_COOKIE_SECURE": False}).config["SESSION_COOKIE_SECURE"] is False
+
+
+def test_post_on_an_action_deleted_meanwhile_is_404(live, alice):
+    path = _action(alice)
+    token = PageTokens(live.secret_key).make(path)
+    session = requests.Session()
+    csrf = CSRF.search(session.get(f"{live.base_url}/a/{token}", timeout=30).text).group(1)
+    alice.delete(alice.get(path))
+    for route in ("close", "close-and-create"):
+        answer = session.post(f"{live.base_url}/a/{token}/{route}", timeout=30,
+                              data={"csrf_token": csrf, "summary": "x", "due": "2027-01-01"})
+        assert answer.status_code == 404
+    session.close()
+
+
+CRAFTED = """BEGIN:VCALENDAR\r
+VERSION:2.0\r
+PRODID:-//evil//EN\r
+BEGIN:VTODO\r
+UID:crafted-1\r
+DTSTAMP:20261201T100000Z\r
+SUMMARY:Mine\r
+X-FOLLOWUP-PREVIOUS;X-HREF="{href}":{uid}\r
+X-FOLLOWUP-NEXT;X-HREF="{href}":{uid}\r
+END:VTODO\r
+END:VCALENDAR\r
+"""
+
+
+@pytest.mark.parametrize("hop", ["../../bob/actions/{name}", "..%2F..%2Fbob%2Factions%2F{name}",
+                                 "/dav/bob/actions/{name}", "./../../bob/actions/{name}"])
+def test_chain_hints_cannot_reach_another_users_item(live, hop):
+    """alice writes a chain link naming bob's item (same UID, as with a shared meeting
+    invitation): her page must neither show it nor give her a link that closes it."""
+    from server.store import Store
+
+    bob = Store(live.base_url, "bob", PEOPLE["bob"])
+    theirs = bob.new_action(bob.actions_calendar(), model.new("Bob's secret deal", "call"))
+    crafted = CRAFTED.format(href=hop.format(name=theirs.href), uid=theirs.action.uid)
+    assert _put(live, "alice", "crafted.ics", crafted) == 201
+    tokens = PageTokens(live.secret_key)
+    token = tokens.make(live.calendar_path("alice") + "crafted.ics")
+    session = requests.Session()
+    page = session.get(f"{live.base_url}/a/{token}", timeout=30)
+    assert page.status_code == 200
+    assert "secret deal" not in page.text
+    assert tokens.make(theirs.path) not in page.text
+    csrf = CSRF.search(page.text).group(1)
+    answer = session.post(f"{live.base_url}/a/{token}/close-and-create", timeout=30,
+                          data={"csrf_token": csrf, "summary": "x", "due": "2027-01-01",
+                                "generation": "0"}, allow_redirects=False)
+    session.close()
+    assert tokens.make(theirs.path) not in answer.headers.get("Location", "")
+    assert not bob.get(theirs.path).action.closed
