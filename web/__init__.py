@@ -70,7 +70,8 @@ def _not_found(_exc: Exception) -> tuple[str, int]:
     from flask import render_template
     from flask_babel import gettext as _
 
-    return render_template("error.html", message=_(
+    # lang_next: the page is the same whatever was asked for (a bad page link included).
+    return render_template("error.html", lang_next="/", message=_(
         "There is nothing here. If you followed a link from your calendar, check that it "
         "was copied whole; otherwise start again from the overdue actions.")), 404
 
