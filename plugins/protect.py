@@ -18,6 +18,8 @@ from collections.abc import Callable
 
 import icalendar
 
+from plugins import rawbody
+
 log = logging.getLogger("followup.protect")
 MAX_BODY = 10 * 1024 * 1024  # larger bodies go to Radicale as sent; it applies its own limit
 
@@ -34,10 +36,26 @@ def reencode(body: bytes) -> bytes | None:
         return None
 
 
+def _without_etag_if_changed(start_response: Callable) -> Callable:
+    """RFC 4791 5.3.4: no ETag in a PUT answer when what was stored is not what was sent.
+
+    The client then fetches the item again and so gets its page link; with the ETag it would
+    take its own copy, without the link, for the stored one."""
+
+    def start(status, headers, exc_info=None):
+        if rawbody.changed():
+            headers = [(name, value) for name, value in headers if name.lower() != "etag"]
+        return start_response(status, headers, exc_info)
+
+    return start
+
+
 def protect_input(radicale_wsgi: Callable) -> Callable:
     """Wrap Radicale so that calendar PUT bodies are re-encoded before it parses them."""
 
     def app(environ, start_response):
+        rawbody.reset_changed()
+        start_response = _without_etag_if_changed(start_response)
         content_type = environ.get("CONTENT_TYPE", "")
         if environ.get("REQUEST_METHOD") == "PUT" and "calendar" in content_type.lower():
             length = int(environ.get("CONTENT_LENGTH") or 0)

@@ -60,3 +60,21 @@ def body_for(collection_path: str, href: str) -> str | None:
 
 def forget() -> None:
     _body.set(None)
+
+
+# Whether the plugin stored something other than what the client sent in this request.
+_changed: contextvars.ContextVar[bool] = contextvars.ContextVar("followup_changed",
+                                                                 default=False)
+
+
+def mark_changed() -> None:
+    """Say that the item stored differs from the client's (a page link, a restored link)."""
+    _changed.set(True)
+
+
+def reset_changed() -> None:
+    _changed.set(False)
+
+
+def changed() -> bool:
+    return _changed.get()

@@ -136,6 +136,8 @@ class Collection(multifilesystem.Collection):
         old = self._get(href, verify_href=False)
         new_item, change = self._storage.prepare_upload(self.path, href, item, old)
         rawbody.forget()
+        if new_item is not item and (old is None or new_item.etag != old.etag):
+            rawbody.mark_changed()  # the client's copy lacks what we added: no ETag for it
         uploaded, replaced = super().upload(href, new_item)
         if index is not None:
             try:

@@ -128,3 +128,20 @@ def test_lost_index_file_is_rebuilt(dav):
     dav.put("a.ics", task("u1"))
     (dav.folder / ".Radicale.cache" / "followup-index.sqlite").unlink()
     assert dav.put("b.ics", task("u1")).status_code == 409
+
+
+def test_put_answer_has_no_etag_when_the_stored_item_differs(live):
+    """RFC 4791 5.3.4: the client must fetch the stamped item, so it is given no ETag."""
+    from tests.dav import Client
+
+    client = Client(live.base_url, "alice", PEOPLE["alice"])
+    path = live.calendar_path("alice") + "etag.ics"
+    sent = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//c//EN\r\nBEGIN:VTODO\r\n"
+            "UID:etag-1\r\nDTSTAMP:20261201T100000Z\r\nSUMMARY:Stamp me\r\n"
+            "END:VTODO\r\nEND:VCALENDAR\r\n")
+    created = client.put(path, sent)
+    assert created.status_code == 201 and "ETag" not in created.headers
+    stored = client.get(path)
+    # Re-uploading exactly what is stored changes nothing: then the ETag is given.
+    again = client.put(path, stored.text, etag=stored.headers["ETag"])
+    assert again.status_code == 204 and again.headers["ETag"] == stored.headers["ETag"]

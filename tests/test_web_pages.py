@@ -12,6 +12,7 @@ import pytest
 
 from server import model
 from server.store import Store
+from server.tokens import PageTokens
 from tests.conftest import PEOPLE
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -237,3 +238,17 @@ def test_language_switch_never_redirects_off_site(client, target):
     response = client.get("/lang/fr", query_string={"next": target})
     assert response.status_code == 303
     assert response.headers["Location"] == "/"
+
+
+def test_reopened_action_with_a_kept_successor_offers_close_not_a_second_next(client, alice,
+                                                                              live):
+    """Undo keeping the next action, then the page: Close, and the planned next is named."""
+    stored = alice.new_action(live.calendar_path("alice"),
+                              model.new("Call back", "call", dt.date(2026, 12, 1)))
+    alice.close_and_create(stored.path, "Send the offer", dt.date(2026, 12, 5))
+    alice.modify(stored.path, model.reopen)
+    token = PageTokens(live.secret_key).make(stored.path)
+    html = client.get(f"/a/{token}").get_data(as_text=True)
+    assert 'data-action="close"' in html
+    assert 'data-action="close-and-create"' not in html
+    assert "already planned: Send the offer" in html
