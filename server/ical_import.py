@@ -6,6 +6,7 @@ with its line number and the others are still imported.
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from server import model
 from server.store import Conflict, Store, StoreError, item_path
 
 ACTION_COMPONENTS = ("VTODO", "VEVENT")
+CONTENT_UID = "import-"  # prefix of the UIDs given to items that came without one
 
 
 @dataclass
@@ -133,7 +135,9 @@ def run(store: Store, calendar_path: str, text: str, progress: bool = False) -> 
         elif block.name in ACTION_COMPONENTS:
             uid = next((ln.split(":", 1)[1].strip() for ln in block.lines
                         if ln.upper().startswith("UID:")), "")
-            items[uid or f"line-{block.first_line}"].append(block)
+            # No UID: one derived from the item's text, so a second import finds it again
+            # and two different items never share one.
+            items[uid or _content_uid(block)].append(block)
         else:
             report.skipped.append(f"line {block.first_line}: {block.name} is not an action")
     total = len(items)
@@ -143,10 +147,14 @@ def run(store: Store, calendar_path: str, text: str, progress: bool = False) -> 
             cal = _calendar(group, zones)
             if not model.read(cal).uid:
                 cal = _with_uid(cal, uid)
+            broken = model.date_problems(cal)
+            if broken:
+                raise model.ActionError("; ".join(broken))
             store.create(item_path(calendar_path, model.read(cal).uid), cal)
             report.imported += 1
         except Conflict:
-            report.skipped.append(f"{where}: {uid} is already in the calendar")
+            named = repr(_summary(group)) + ("" if uid.startswith(CONTENT_UID) else f" ({uid})")
+            report.skipped.append(f"{where}: {named} is already in the calendar")
         except model.ActionError as exc:
             report.failed.append(f"{where}: {exc}")
         except StoreError as exc:
@@ -161,6 +169,18 @@ def run(store: Store, calendar_path: str, text: str, progress: bool = False) -> 
     if progress and total:
         sys.stderr.write("\n")
     return report
+
+
+def _content_uid(block: Block) -> str:
+    digest = hashlib.sha256("\n".join(block.lines).encode()).hexdigest()[:32]
+    return f"{CONTENT_UID}{digest}"
+
+
+def _summary(group: list[Block]) -> str:
+    for line in group[0].lines:
+        if line.upper().startswith("SUMMARY"):
+            return line.split(":", 1)[-1]
+    return "(no summary)"
 
 
 def _with_uid(cal: icalendar.Calendar, uid: str) -> icalendar.Calendar:

@@ -44,6 +44,8 @@ DEFAULT_DELAYS = {
     "task": dt.timedelta(days=3),
 }
 MEETING_LENGTH = dt.timedelta(hours=1)
+# Dates typed by people: outside this range it is a typo (0206 for 2026), not a plan.
+FIRST_YEAR, LAST_YEAR = 1900, 2199
 # Successor UIDs are derived from the predecessor's so that a retry finds, not duplicates, them.
 SUCCESSOR_NAMESPACE = uuid.UUID("8f5bc1a4-3c0e-4f35-9c53-0d1f6f6b7a10")
 
@@ -452,13 +454,37 @@ def parse_due(text: str, tz: dt.tzinfo) -> Moment:
     text = text.strip()
     try:
         if "T" in text or " " in text:
-            naive = dt.datetime.fromisoformat(text.replace(" ", "T"))
-            return naive.replace(tzinfo=tz, second=0, microsecond=0) if naive.tzinfo is None \
-                else naive
-        return dt.date.fromisoformat(text)
+            moment = dt.datetime.fromisoformat(text.replace(" ", "T"))
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=tz)
+            elif not isinstance(moment.tzinfo, ZoneInfo):
+                moment = moment.astimezone(dt.UTC)  # "+05:30" is no zone name: write UTC
+            moment = moment.replace(second=0, microsecond=0)
+            day = moment.date()
+        else:
+            moment = day = dt.date.fromisoformat(text)
     except ValueError as exc:
         raise ActionError(
             f"{text!r} is not a date: write YYYY-MM-DD or YYYY-MM-DDTHH:MM") from exc
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise ActionError(f"{text!r} is not a plausible date: the year must be between "
+                          f"{FIRST_YEAR} and {LAST_YEAR}")
+    return moment
+
+
+def date_problems(cal: icalendar.Calendar) -> list[str]:
+    """Date and time properties that cannot be read (e.g. 30 February), named for a person."""
+    problems = []
+    for comp in cal.walk():
+        for name in ("DTSTART", "DTEND", "DUE", "COMPLETED", "RECURRENCE-ID"):
+            for prop in comp.get(name, []) if isinstance(comp.get(name), list) else \
+                    [comp.get(name)] if name in comp else []:
+                try:
+                    prop.dt  # noqa: B018 (reading it is the check)
+                except Exception:
+                    raw = prop.to_ical().decode() if hasattr(prop, "to_ical") else str(prop)
+                    problems.append(f"{comp.name} {name} {raw} is not a valid date or time")
+    return problems
 
 
 def new(summary: str, kind: str = "task", when: Moment | None = None,

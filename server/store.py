@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import hashlib
 import posixpath
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -354,6 +355,9 @@ def _chain(exc: BaseException | None) -> Iterator[BaseException]:
 
 def item_path(calendar_path: str, uid: str) -> str:
     """Where followup puts a new item: its UID as the file name, made safe for a URL."""
-    safe = "".join(c if c.isalnum() or c in "-_.@" else "_" for c in uid)
+    safe = "".join(c if c.isascii() and (c.isalnum() or c in "-_.@") else "_" for c in uid)
+    if safe != uid or len(safe) > 120:
+        # Two UIDs that clean up alike (x/1 and x_1) must not share a file.
+        safe = f"{safe[:80]}-{hashlib.sha256(uid.encode()).hexdigest()[:12]}"
     return posixpath.join(calendar_path if calendar_path.endswith("/") else calendar_path + "/",
                           f"{safe}.ics")

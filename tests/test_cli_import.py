@@ -57,7 +57,7 @@ def test_import_twice_skips_what_is_there(live, alice, tmp_path, capsys):
     _import(live, tmp_path, capsys, FILE)
     before = len(list(alice.list(alice.actions_calendar())))
     _, out = _import(live, tmp_path, capsys, FILE)
-    assert "good-1 is already in the calendar" in out
+    assert "(good-1) is already in the calendar" in out
     assert len(list(alice.list(alice.actions_calendar()))) == before
 
 

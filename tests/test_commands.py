@@ -148,3 +148,35 @@ def test_unreadable_file_is_one_clear_line(live, tmp_path, capsys):
     assert main(["import", str(tmp_path / "missing.ics"), *account(live)]) == 1
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "cannot read" in err
+
+
+def _ics(*todos: str) -> str:
+    body = "".join(f"BEGIN:VTODO\n{t}\nEND:VTODO\n" for t in todos)
+    return f"BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//t//EN\n{body}END:VCALENDAR\n"
+
+
+def test_import_keeps_apart_items_without_uid_and_uids_that_look_alike(live, alice, tmp_path,
+                                                                       capsys):
+    first, second = tmp_path / "a.ics", tmp_path / "b.ics"
+    first.write_text(_ics("SUMMARY:Call Globex", "UID:x/1@example.com\nSUMMARY:Slash"))
+    second.write_text(_ics("SUMMARY:Send Globex contract",
+                           "UID:x_1@example.com\nSUMMARY:Underscore"))
+    assert main(["import", str(first), *account(live)]) == 0
+    assert main(["import", str(second), *account(live)]) == 0
+    summaries = {s.action.summary for s in alice.list(live.calendar_path("alice"))}
+    assert summaries == {"Call Globex", "Slash", "Send Globex contract", "Underscore"}
+    capsys.readouterr()
+    main(["import", str(first), *account(live)])  # the same file again: found, not doubled
+    out = capsys.readouterr().out
+    assert "imported 0, skipped 2" in out and "'Call Globex' is already" in out
+    assert "import-" not in out  # no internal id shown
+
+
+def test_import_names_an_impossible_date_and_imports_the_rest(live, alice, tmp_path, capsys):
+    source = tmp_path / "dates.ics"
+    source.write_text(_ics("UID:d1\nDTSTAMP:20261201T000000Z\nDUE:20260230T100000\n"
+                           "SUMMARY:Thirtieth of February", "UID:d2\nSUMMARY:Fine"))
+    assert main(["import", str(source), *account(live)]) == 1
+    out = capsys.readouterr().out
+    assert "imported 1" in out and "failed: line 4:" in out and "20260230T100000" in out
+    assert [s.action.summary for s in alice.list(live.calendar_path("alice"))] == ["Fine"]

@@ -187,3 +187,16 @@ def test_outcome_is_stored_and_visible_in_the_description():
     assert "Outcome: Wants 200 units" in lines
     assert lines[-1] == "followup: " + PAGE  # the link stays last
     assert model.to_text(model.stamp(closed, PAGE)) == model.to_text(closed)
+
+
+def test_parse_due_with_an_offset_is_written_in_utc():
+    moment = model.parse_due("2026-12-08T10:00+05:30", ZoneInfo("Europe/Paris"))
+    assert moment == dt.datetime(2026, 12, 8, 4, 30, tzinfo=dt.UTC)
+    cal = model.new("x", "call", moment, now=NOW)
+    assert "DUE:20261208T043000Z" in model.to_text(cal)
+
+
+@pytest.mark.parametrize("typo", ["0206-12-08", "9999-12-31", "0001-01-01T10:00"])
+def test_parse_due_refuses_implausible_years(typo):
+    with pytest.raises(model.ActionError, match="year"):
+        model.parse_due(typo, dt.UTC)
