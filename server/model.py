@@ -427,6 +427,7 @@ def reopen(cal: icalendar.Calendar, now: dt.datetime | None = None) -> icalendar
         return cal
     for name in (PROP_CLOSED, "COMPLETED", "PERCENT-COMPLETE"):
         comp.pop(name, None)
+    _drop_outcome(comp)  # the close did not happen, nor did its outcome
     if comp.name == "VTODO":
         _set(comp, "STATUS", "NEEDS-ACTION")
     else:
@@ -435,6 +436,17 @@ def reopen(cal: icalendar.Calendar, now: dt.datetime | None = None) -> icalendar
             _set(comp, "SUMMARY", summary[len(CLOSED_MARK):])
     _touch(comp, now or utcnow())
     return cal
+
+
+def _drop_outcome(comp: icalendar.Component) -> None:
+    outcome = _text(comp, PROP_OUTCOME)
+    comp.pop(PROP_OUTCOME, None)
+    if not outcome:
+        return
+    text = strip_page_line(_text(comp, "DESCRIPTION"))
+    kept = [part for part in text.split("\n\n") if part != OUTCOME_LINE_PREFIX + outcome]
+    if len(kept) != len(text.split("\n\n")):
+        _write_description(comp, "\n\n".join(kept))
 
 
 def successor_uid(predecessor_uid: str, generation: int) -> str:
@@ -572,29 +584,48 @@ def close_and_link(cal: icalendar.Calendar, next_uid: str, next_href: str | None
 
 
 def postpone(cal: icalendar.Calendar, delta: dt.timedelta,
-             now: dt.datetime | None = None) -> icalendar.Calendar:
-    """Move the action's date (DUE, or DTSTART and DTEND) by `delta`."""
+             now: dt.datetime | None = None, today: dt.date | None = None
+             ) -> icalendar.Calendar:
+    """Move the action's date (DUE, or DTSTART and DTEND) `delta` later.
+
+    An overdue action moves to `delta` after today (postponing must not leave it overdue);
+    an undated task gets a due day. A recurring action is moved in a calendar app instead.
+    """
     cal = repair(cal)
     comp = _main(cal)
+    if "RRULE" in comp or "RDATE" in comp:
+        raise ActionError("this action repeats: move it in your calendar app, where you can "
+                          "choose this occurrence or the whole series")
+    now = now or utcnow()
+    today = today or now.date()
+    when = read(cal).when
+    if when is None:
+        if comp.name == "VTODO":
+            comp.add("DUE", today + dt.timedelta(days=max(delta.days, 0)))
+            _touch(comp, now)
+        return cal
+    late = today - (when.date() if isinstance(when, dt.datetime) else when)
+    if late > dt.timedelta(0):
+        delta += dt.timedelta(days=late.days)
     names = ("DTSTART", "DTEND") if comp.name == "VEVENT" else ("DTSTART", "DUE")
     for name in names:
         prop = comp.get(name)
         if prop is None or isinstance(prop, list):
             continue
-        params = dict(prop.params)
-        params.pop("VALUE", None)
         moment = _moment(comp, name)
         if moment is None:  # a broken date: nothing to move, and it is left as written
             continue
-        if isinstance(moment, dt.datetime) and moment.tzinfo is not None and "TZID" in params:
-            moment = moment + delta
-        else:
-            moment = moment + (delta if isinstance(moment, dt.datetime)
-                               else dt.timedelta(days=delta.days))
-        comp.pop(name)
-        comp.add(name, moment)
-    _touch(comp, now or utcnow())
+        step = delta if isinstance(moment, dt.datetime) else dt.timedelta(days=delta.days)
+        params = {k: v for k, v in prop.params.items() if k.upper() not in ("VALUE", "TZID")}
+        comp[name] = _encoded(name, moment + step, params)
+    _touch(comp, now)
     return cal
+
+
+def _encoded(name: str, value: Moment, params: dict) -> icalendar.prop.vDDDTypes:
+    scratch = icalendar.Component()
+    scratch.add(name, value, parameters=params or None)
+    return scratch[name]
 
 
 def to_text(cal: icalendar.Calendar) -> str:

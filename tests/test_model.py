@@ -158,9 +158,40 @@ def test_parse_refuses_non_calendar_with_a_reason():
         model.parse("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n")
 
 
-def test_postpone_moves_due():
-    moved = model.postpone(task(), dt.timedelta(days=3), NOW)
+def test_postpone_moves_due_by_the_delay():
+    moved = model.postpone(task(), dt.timedelta(days=3), NOW, today=dt.date(2026, 11, 20))
     assert model.read(moved).when == dt.date(2026, 12, 4)
+
+
+def test_postponing_an_overdue_action_counts_from_today():
+    moved = model.postpone(task(), dt.timedelta(days=7), NOW)  # due Dec 1, today Dec 3
+    assert model.read(moved).when == dt.date(2026, 12, 10)
+
+
+def test_postponing_a_meeting_keeps_its_length_and_zone():
+    start = dt.datetime(2026, 12, 8, 14, 0, tzinfo=ZoneInfo("Europe/Paris"))
+    cal = model.new("Meet", "meeting", start, now=NOW)
+    c = comp(model.postpone(cal, dt.timedelta(days=1), NOW))
+    assert c["DTSTART"].dt == start + dt.timedelta(days=1)
+    assert c["DTEND"].dt - c["DTSTART"].dt == dt.timedelta(hours=1)
+    assert c["DTSTART"].params["TZID"] == "Europe/Paris"
+
+
+def test_postponing_an_undated_task_gives_it_a_day_and_a_series_is_refused():
+    undated = model.new("Someday", "task", None, now=NOW)
+    assert model.read(model.postpone(undated, dt.timedelta(days=2), NOW)).when == \
+        dt.date(2026, 12, 5)
+    series = model.new("Weekly", "meeting", dt.date(2026, 12, 8), now=NOW)
+    comp(series).add("RRULE", {"FREQ": "WEEKLY"})
+    with pytest.raises(model.ActionError, match="repeats"):
+        model.postpone(series, dt.timedelta(days=1), NOW)
+
+
+def test_reopen_removes_the_outcome_it_closed_with():
+    closed = model.close(model.stamp(task(description="Notes"), PAGE), NOW, outcome="No answer")
+    c = comp(model.reopen(closed, NOW))
+    assert model.PROP_OUTCOME not in c
+    assert str(c["DESCRIPTION"]) == "Notes\n\nfollowup: " + PAGE
 
 
 def test_new_refuses_empty_summary_and_unknown_kind():

@@ -150,8 +150,9 @@ def test_outcome_undo_and_postpone_are_in_the_stored_item(client, live, alice):
     response = client.post(token + "/postpone", headers=basic(),
                            data={"csrf_token": csrf(html), "days": "7"})
     assert response.status_code == 303
-    assert alice.get(item.path).action.when == due + dt.timedelta(days=7)
-    assert "DUE;VALUE=DATE:" + (due + dt.timedelta(days=7)).strftime("%Y%m%d") in \
+    # It was overdue: a week is counted from today, so it is no longer overdue.
+    assert alice.get(item.path).action.when == today() + dt.timedelta(days=7)
+    assert "DUE;VALUE=DATE:" + (today() + dt.timedelta(days=7)).strftime("%Y%m%d") in \
         model.to_text(alice.get(item.path).cal)
 
 

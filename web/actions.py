@@ -144,7 +144,12 @@ def postpone(token: str) -> ResponseReturnValue:
     if days not in DELAYS:
         return render_action(stored, _("Choose a delay from the list."), status=400)
     try:
-        store().modify(stored.path, lambda cal: model.postpone(cal, dt.timedelta(days=days)))
+        store().modify(stored.path, lambda cal: model.postpone(
+            cal, dt.timedelta(days=days), today=dt.datetime.now(zone()).date()))
+    except model.ActionError:
+        return render_action(stored, _("This action repeats: move it in your calendar app, "
+                                       "where you can choose this occurrence or the series."),
+                             status=400)
     except Conflict:
         return render_action(stored, str(CONFLICT), status=409)
     flash(_("Postponed by %(delay)s.", delay=DELAYS[days]))
