@@ -145,6 +145,15 @@ def cmd_serve(args) -> int:
     data = DataDir.at(args.data)
     listening = f"http://{_url_host(args.host)}:{args.port}"
     base_url = (args.base_url or listening).rstrip("/")
+    if args.timezone:
+        model.local_zone(args.timezone)  # a wrong name stops here, not on every page
+    try:
+        server = waitress.create_server(lambda environ, start: app(environ, start),
+                                        host=args.host, port=args.port, threads=16,
+                                        ident="followup")
+    except OSError as exc:
+        raise CommandError(f"cannot listen on {args.host}:{args.port} ({exc.strerror}): is "
+                           "followup already running? Choose another port with --port") from exc
     if not users.names(data.users_file):
         password = users.set_password(data.users_file, FIRST_USER)
         print(f"First start: made user {FIRST_USER!r} with password {password}")
@@ -159,9 +168,15 @@ def cmd_serve(args) -> int:
     logging.getLogger("radicale").setLevel(logging.WARNING)  # our request log is the one line
     print(f"followup is running at {listening}/  (links point at {base_url}/)")
     print(f"CalDAV: {listening}{embedded.DAV_PREFIX}/  users: {', '.join(people)}")
+    previous = data.remember_base_url(base_url)
+    if previous and previous != base_url:
+        print(f"Links in existing items point at {previous}/. Rewrite them with:\n"
+              f"  followup restamp --url {listening} --base-url {base_url} --data {args.data}")
     print(f"Data in {data.root}. Stop with Ctrl+C.", flush=True)
-    waitress.serve(app, host=args.host, port=args.port, threads=16, ident="followup",
-                   _quiet=True)
+    try:
+        server.run()
+    finally:
+        internal.close()
     return 0
 
 

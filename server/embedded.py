@@ -60,7 +60,10 @@ def radicale_config(data: DataDir, base_url: str, extra_config: Path | None = No
     configuration.update({
         # Logins are cached: a bcrypt check costs ~0.25 s and every CalDAV request logs in.
         "auth": {"type": "htpasswd", "htpasswd_filename": str(data.users_file),
-                 "htpasswd_encryption": "bcrypt", "delay": "1", "cache_logins": "True"},
+                 "htpasswd_encryption": "bcrypt", "delay": "1", "cache_logins": "True",
+                 # A failed login is remembered for 5 s (Radicale's default is 90 s), so a
+                 # password just reset with `followup user add` works at once.
+                 "cache_failed_logins_expiry": "5"},
         "rights": {"type": "from_file", "file": str(data.rights_file)},
         "storage": {"type": "plugins.storage", "filesystem_folder": str(data.collections),
                     "strict_preconditions": str(strict),

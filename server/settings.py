@@ -90,3 +90,14 @@ class DataDir:
 
     def service_password(self) -> str:
         return _secret_file(self.root / "service", 24)
+
+    def remember_base_url(self, base_url: str) -> str | None:
+        """Record the address written into links; return the one recorded before, if any."""
+        path = self.root / "base_url"
+        try:
+            previous = path.read_text().strip() or None
+        except FileNotFoundError:
+            previous = None
+        if previous != base_url:
+            path.write_text(base_url + "\n")
+        return previous

@@ -41,12 +41,12 @@ def run(*args: str) -> subprocess.CompletedProcess:
 
 
 class Served:
-    def __init__(self, data: Path) -> None:
+    def __init__(self, data: Path, *options: str) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "FOLLOWUP_BCRYPT_ROUNDS": "4"}
         self.proc = subprocess.Popen(
-            [FOLLOWUP, "serve", "--port", str(self.port), "--data", str(data)],
+            [FOLLOWUP, "serve", "--port", str(self.port), "--data", str(data), *options],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
         self.banner = ""
         deadline = time.monotonic() + 60
@@ -176,3 +176,23 @@ def test_well_known_and_server_address_lead_to_caldav(served):
     assert response.headers["Location"].endswith("/dav/")
     log = served.stop()
     assert re.search(r"GET /\.well-known/caldav 30\d", log)  # one line per request
+
+
+def test_serve_says_when_the_port_is_taken_or_the_zone_unknown(served, tmp_path):
+    taken = run("serve", "--port", str(served.port), "--data", str(tmp_path / "other"))
+    assert taken.returncode == 1 and "--port" in taken.stderr
+    assert "Traceback" not in taken.stderr
+    zone = run("serve", "--port", str(free_port()), "--data", str(tmp_path / "z"),
+               "--timezone", "Mars/Base")
+    assert zone.returncode == 1 and "time zone" in zone.stderr
+
+
+def test_serve_tells_how_to_rewrite_links_after_a_new_base_url(tmp_path):
+    data = tmp_path / "var"
+    Served(data).stop()
+    moved = Served(data, "--base-url", "https://crm.example.org")
+    try:
+        assert "followup restamp" in moved.banner
+        assert "--base-url https://crm.example.org" in moved.banner
+    finally:
+        moved.stop()

@@ -253,3 +253,9 @@ def test_reopened_action_with_a_kept_successor_offers_close_not_a_second_next(cl
     assert 'data-action="close"' in html
     assert 'data-action="close-and-create"' not in html
     assert "already planned: Send the offer" in html
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01"])
+def test_week_at_the_ends_of_the_calendar_says_the_date_is_wrong(client, live, day):
+    response = client.get("/week", query_string={"date": day}, headers=basic())
+    assert response.status_code == 400

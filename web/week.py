@@ -26,6 +26,8 @@ def show() -> ResponseReturnValue:
             if request.args.get("date") else today
     except ValueError:
         wanted, error = today, "date"
+    if not dt.date(1900, 1, 8) <= wanted <= dt.date(9999, 12, 24):  # a week either side
+        wanted, error = today, "date"
     days = agenda.week(user_items(g.user), wanted, zone())
     monday = agenda.monday_of(wanted)
     return render_template(
