@@ -9,11 +9,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from server import ical_import, model, users
+from server import agenda, ical_import, model, users
 from server.settings import DataDir
 from server.store import Store, StoreError
 
@@ -30,10 +31,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
-        parser.print_help()
+        (getattr(args, "help_of", None) or parser).print_help()
         return EXIT_USAGE
     try:
         return args.run(args) or 0
+    except BrokenPipeError:  # the reader (head, less) went away: nothing wrong with us
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (CommandError, StoreError, model.ActionError, users.UserError) as exc:
         print(f"followup: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -42,10 +46,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="followup", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="followup", description="CRM actions on your own CalDAV calendar.",
+        epilog="Each command has its own help: followup COMMAND --help")
     commands = parser.add_subparsers(metavar="COMMAND")
 
     user = commands.add_parser("user", help="manage the people who log in")
+    user.set_defaults(help_of=user)
     user_commands = user.add_subparsers(metavar="ACTION")
     add = user_commands.add_parser("add", help="add a user (or set a new password)")
     add.add_argument("name")
@@ -66,8 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     def account(p: argparse.ArgumentParser) -> None:
         p.add_argument("--url", required=True, help="server address, as printed by serve")
-        p.add_argument("--user", required=True)
-        p.add_argument("--password", required=True)
+        p.add_argument("--user", required=True, help="your user name")
+        p.add_argument("--password", required=True, help="your password")
         p.add_argument("--calendar", help="calendar name (default: actions)")
 
     new = commands.add_parser("new", help="create an action")
@@ -83,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", help="open actions, soonest first")
     account(listing)
     listing.add_argument("--overdue", action="store_true", help="only those past their date")
+    listing.add_argument("--timezone", help="zone to show times in (default: TZ or UTC)")
     listing.set_defaults(run=cmd_list)
 
     importing = commands.add_parser("import", help="import VTODO/VEVENT items from a file")
@@ -126,10 +134,11 @@ def cmd_user_add(args) -> int:
 
     embedded.ensure_calendars(embedded.radicale_config(data, "http://127.0.0.1:5232"),
                               [args.name])
+    where = f" (data in {data.root})"
     if args.password:
-        print(f"user {args.name} saved")
+        print(f"user {args.name} saved{where}")
     else:
-        print(f"user {args.name} saved, password: {password}")
+        print(f"user {args.name} saved{where}, password: {password}")
     return 0
 
 
@@ -211,18 +220,19 @@ def cmd_new(args) -> int:
 
 def cmd_list(args) -> int:
     store, calendar = _store(args)
+    tz = _zone(args.timezone)
     now = model.utcnow()
     rows = []
     for stored in store.list(calendar):
         action = stored.action
         if action.closed:
             continue
-        if args.overdue and not is_overdue(action, now):
+        if args.overdue and not agenda.is_overdue(action, now, tz):
             continue
         rows.append(action)
-    rows.sort(key=lambda a: sort_key(a.when))
+    rows.sort(key=lambda a: agenda.sort_key(a.when))
     for action in rows:
-        when = _show(action.when)
+        when = _show(action.when, tz)
         links = ", ".join(f"{k}: {link.label}" for k, link in action.links.items())
         print(f"{when:<17} {action.kind:<8} {action.summary}" + (f"  [{links}]" if links else ""))
     if not rows:
@@ -230,33 +240,12 @@ def cmd_list(args) -> int:
     return 0
 
 
-def sort_key(when: model.Moment | None) -> tuple[int, dt.datetime]:
-    """Soonest first, undated last; days sort as their midnight in UTC."""
-    if when is None:
-        return (1, dt.datetime.max.replace(tzinfo=dt.UTC))
-    return (0, as_utc(when))
-
-
-def as_utc(when: model.Moment) -> dt.datetime:
-    if isinstance(when, dt.datetime):
-        return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
-    return dt.datetime.combine(when, dt.time(), dt.UTC)
-
-
-def is_overdue(action: model.Action, now: dt.datetime) -> bool:
-    """Past its date: a day is overdue once it is over, a time once it has passed."""
-    if action.when is None:
-        return False
-    if isinstance(action.when, dt.datetime):
-        return as_utc(action.when) < now
-    return action.when < now.date()
-
-
-def _show(when: model.Moment | None) -> str:
+def _show(when: model.Moment | None, tz: dt.tzinfo) -> str:
+    """A date, or a time in the reader's zone (a floating time as written)."""
     if when is None:
         return "-"
     if isinstance(when, dt.datetime):
-        return when.strftime("%Y-%m-%d %H:%M")
+        return (when.astimezone(tz) if when.tzinfo else when).strftime("%Y-%m-%d %H:%M")
     return when.isoformat()
 
 

@@ -64,6 +64,9 @@ class Store:
     def __init__(self, url: str, username: str | None, password: str | None,
                  tokens: PageTokens | None = None, base_url: str | None = None,
                  timeout: int = 30) -> None:
+        if "://" not in url:
+            raise StoreError(f"{url!r} is not a server address: write it with http:// or "
+                             "https:// in front, e.g. http://127.0.0.1:5232")
         self.url = url if url.endswith("/") else url + "/"
         self.tokens = tokens
         self.base_url = base_url

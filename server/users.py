@@ -58,6 +58,10 @@ def set_password(path: Path, name: str, password: str | None = None,
         raise UserError("the password is empty: give one, or leave --password out to get one")
     password = password or secrets.token_urlsafe(12)
     users = _read(path)
+    twin = next((n for n in users if n.lower() == name.lower() and n != name), None)
+    if twin is not None:  # on a case-insensitive disk both would share one folder
+        raise UserError(f"there is already a user {twin!r}: names must differ by more "
+                        "than upper and lower case")
     users[name] = hash_password(password)
     path.parent.mkdir(parents=True, exist_ok=True)
     _write(path, users)

@@ -180,3 +180,26 @@ def test_import_names_an_impossible_date_and_imports_the_rest(live, alice, tmp_p
     out = capsys.readouterr().out
     assert "imported 1" in out and "failed: line 4:" in out and "20260230T100000" in out
     assert [s.action.summary for s in alice.list(live.calendar_path("alice"))] == ["Fine"]
+
+
+def test_names_that_differ_only_by_case_are_refused(tmp_path, capsys):
+    assert main(["user", "add", "alice", "--password", "a", "--data", str(tmp_path)]) == 0
+    assert main(["user", "add", "Alice", "--password", "b", "--data", str(tmp_path)]) == 1
+    assert "already a user 'alice'" in capsys.readouterr().err
+
+
+def test_an_address_without_scheme_says_how_to_write_it(capsys):
+    assert main(["list", "--url", "127.0.0.1:5232", "--user", "a", "--password", "b"]) == 1
+    assert "http://" in capsys.readouterr().err
+
+
+def test_command_groups_print_their_own_help(capsys):
+    assert main(["user"]) == 2
+    assert "add" in capsys.readouterr().out
+
+
+def test_list_shows_times_in_the_readers_zone(live, capsys):
+    main(["new", "Zoned", *account(live), "--due", "2099-01-01T10:00", "--timezone", "UTC"])
+    capsys.readouterr()
+    main(["list", *account(live), "--timezone", "Europe/Paris"])
+    assert "2099-01-01 11:00" in capsys.readouterr().out
