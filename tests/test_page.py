@@ -100,3 +100,12 @@ def test_create_next_after_close_links_both(client, action, alice, live):
     assert successor.component == "VEVENT" and successor.previous == closed.uid
     html = client.get(url).get_data(as_text=True)
     assert "Plan the demo" in html and 'data-action="close-and-create"' not in html
+
+
+def test_an_overlong_next_summary_is_refused_with_a_reason(client, action, alice):
+    stored, url = action
+    html = client.get(url).get_data(as_text=True)
+    response = client.post(url + "/close-and-create", data={
+        "csrf_token": csrf(html), "summary": "x" * 501, "due": "2026-12-20", "kind": "call"})
+    assert response.status_code == 400 and "500" in response.get_data(as_text=True)
+    assert not alice.get(stored.path).action.closed

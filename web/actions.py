@@ -21,6 +21,7 @@ from server.tokens import TokenError
 from web.calendar import page_url, store, tokens, zone
 from web.i18n import safe_target
 
+SUMMARY_LIMIT = 500  # what the form allows (maxlength); checked here for other senders
 bp = Blueprint("actions", __name__, url_prefix="/a")
 
 KIND_LABELS = {"call": lazy_gettext("Call"), "meeting": lazy_gettext("Meeting"),
@@ -102,6 +103,9 @@ def read_next_form(suffix: str = "") -> tuple[dict[str, str], model.Moment | Non
         raise model.ActionError(_("unknown kind %(kind)s: choose one from the list", kind=kind))
     if not form["summary"]:
         raise model.ActionError(_("the next action needs a summary: say what is to be done"))
+    if len(form["summary"]) > SUMMARY_LIMIT:
+        raise model.ActionError(_("the summary is longer than %(limit)d characters: keep the "
+                                  "details for the description", limit=SUMMARY_LIMIT))
     return form, when, kind
 
 

@@ -11,3 +11,9 @@ bp = Blueprint("home", __name__)
 @bp.get("/")
 def index() -> ResponseReturnValue:
     return render_template("home/index.html")
+
+
+@bp.get("/favicon.ico")
+def favicon() -> tuple[str, int]:
+    """No icon, said without an error: browsers ask for it on every first visit."""
+    return "", 204
