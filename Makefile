@@ -35,6 +35,11 @@ run: $(INSTALLED) translations
 screenshots: $(INSTALLED) translations
 	FOLLOWUP_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/browser
 
+# By hand, not in CI: results go to docs/PERFORMANCE.md with the machine and the date.
+bench: $(INSTALLED) translations
+	$(BIN)/python bench/put_at_scale.py
+	$(BIN)/python bench/load_page.py
+
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 

@@ -124,7 +124,8 @@ def run(args: argparse.Namespace) -> int:
                     if args.overdue_every and n % args.overdue_every == 0:
                         kind = "overdue"
                         if args.overdue_path:
-                            answer = session.get(base + args.overdue_path, timeout=60)
+                            answer = session.get(base + args.overdue_path, timeout=60,
+                                                 auth=(USER, PASSWORD))
                         else:
                             answer = session.request(
                                 "REPORT", f"{base}/dav/{USER}/actions/", timeout=60,
