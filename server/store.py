@@ -14,6 +14,7 @@ import posixpath
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from urllib.parse import unquote, urljoin, urlsplit
+from xml.etree import ElementTree
 
 import caldav
 import icalendar
@@ -154,6 +155,44 @@ class Store:
         if name:
             raise StoreError(f"no calendar called {name!r} in this account")
         return urlsplit(str(calendars[0].url)).path
+
+    def collection_tag(self, calendar_path: str) -> str | None:
+        """A tag that changes whenever anything in the calendar changes (its CTag, sync-token
+        or ETag), read with one cheap PROPFIND; None if the server offers none."""
+        body = ('<?xml version="1.0" encoding="utf-8"?><d:propfind xmlns:d="DAV:" '
+                'xmlns:cs="http://calendarserver.org/ns/"><d:prop><cs:getctag/>'
+                '<d:sync-token/><d:getetag/></d:prop></d:propfind>')
+        response = self._request("PROPFIND", calendar_path, body,
+                                 {"Depth": "0", "Content-Type": "application/xml"})
+        if response.status != 207 or not response._raw:
+            return None
+        try:
+            tree = ElementTree.fromstring(response._raw)
+        except ElementTree.ParseError:
+            return None
+        for name in ("{http://calendarserver.org/ns/}getctag", "{DAV:}sync-token",
+                     "{DAV:}getetag"):
+            found = tree.find(f".//{name}")
+            if found is not None and (found.text or "").strip():
+                return f"{name}={found.text.strip()}"
+        return None
+
+    def etags(self, calendar_path: str) -> dict[str, str]:
+        """Every item's path and ETag, without their contents (one PROPFIND, Depth: 1)."""
+        body = ('<?xml version="1.0" encoding="utf-8"?><d:propfind xmlns:d="DAV:">'
+                '<d:prop><d:getetag/></d:prop></d:propfind>')
+        response = self._request("PROPFIND", calendar_path, body,
+                                 {"Depth": "1", "Content-Type": "application/xml"})
+        if response.status != 207:
+            raise StoreError(f"listing {calendar_path} answered {response.status}")
+        found = {}
+        for answer in ElementTree.fromstring(response._raw).iter("{DAV:}response"):
+            href = answer.findtext("{DAV:}href") or ""
+            etag = answer.findtext(".//{DAV:}getetag") or ""
+            path = unquote(urlsplit(href).path)
+            if etag and path.rstrip("/") != calendar_path.rstrip("/"):
+                found[path] = etag.strip()
+        return found
 
     def list(self, calendar_path: str) -> Iterator[Stored]:
         """Every action in the calendar (tasks and events, open and closed)."""

@@ -259,3 +259,34 @@ def test_reopened_action_with_a_kept_successor_offers_close_not_a_second_next(cl
 def test_week_at_the_ends_of_the_calendar_says_the_date_is_wrong(client, live, day):
     response = client.get("/week", query_string={"date": day}, headers=basic())
     assert response.status_code == 400
+
+
+def test_overdue_shows_fifty_at_a_time_oldest_first(client, alice, live):
+    from web.overdue import PAGE_SIZE
+
+    first = today() - dt.timedelta(days=200)
+    for n in range(PAGE_SIZE + 3):
+        add(alice, live, "alice", f"Old call {n:03d}", first + dt.timedelta(days=n))
+    html = page(client, "/overdue")
+    assert f'<span class="count">{PAGE_SIZE + 3}</span>' in html
+    assert "Old call 000" in html and f"Old call {PAGE_SIZE - 1:03d}" in html
+    assert f"Old call {PAGE_SIZE:03d}" not in html
+    rest = page(client, "/overdue?page=2")
+    assert f"Old call {PAGE_SIZE + 2:03d}" in rest and "Old call 000" not in rest
+
+
+def test_lists_reread_only_the_items_that_changed(client, alice, live, monkeypatch):
+    due = today() - dt.timedelta(days=3)
+    items = [add(alice, live, "alice", f"Call {n}", due) for n in range(3)]
+    assert "Call 2" in page(client, "/overdue")  # first read: the whole calendar
+    full_reads = []
+    monkeypatch.setattr(Store, "list", lambda self, path: full_reads.append(path) or [])
+    alice.modify(items[1].path, lambda cal: _renamed(cal, "Call one, renamed"))
+    html = page(client, "/overdue")
+    assert "Call one, renamed" in html and "Call 0" in html and "Call 2" in html
+    assert full_reads == []  # the changed item was fetched alone
+
+
+def _renamed(cal, summary):
+    model.main_component(cal)["SUMMARY"] = summary
+    return cal

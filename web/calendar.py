@@ -5,16 +5,27 @@ from __future__ import annotations
 
 import datetime as dt
 import posixpath
+from collections import defaultdict
+from dataclasses import dataclass
+from threading import Lock
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
 import caldav
 from caldav.lib.error import NotFoundError
 from flask import current_app, g
 
+from server import model
 from server.agenda import Item
 from server.model import local_zone
-from server.store import Store, StoreError
+from server.store import NotFound, Store, StoreError
 from server.tokens import PageTokens
+
+
+@dataclass(frozen=True)
+class CachedItem(Item):
+    """An item as listed, with the ETag it had when it was read."""
+
+    etag: str | None = None
 
 
 def tokens() -> PageTokens:
@@ -85,9 +96,54 @@ def user_items(user: str) -> list[Item]:
     account = user_store()
     items = []
     for calendar in user_calendars(user):
-        for stored in account.list(calendar):
-            if owns(user, stored.path):
-                items.append(Item(stored.path, stored.action))
+        items += [item for item in _listing(account, calendar) if owns(user, item.path)]
+    return items
+
+
+def _listing(account: Store, calendar: str) -> list[Item]:
+    """The calendar's actions, parsed again only where they changed.
+
+    Reading and parsing a 2,000-item calendar costs seconds. So each calendar's items are
+    kept with their ETags: while the calendar's tag (CTag) is unchanged, one PROPFIND answers;
+    when it changed, the ETags say which few items to fetch again (after a close, one or two).
+    Both requests are made with the caller's own account, so they also check that the caller
+    may read the calendar. Concurrent readers of a changed calendar wait for one refresh."""
+    cache = current_app.extensions.setdefault("followup_listings", {})
+    locks = current_app.extensions.setdefault("followup_listing_locks", defaultdict(Lock))
+    key = account.url + calendar
+    tag = account.collection_tag(calendar)
+    held = cache.get(key)
+    if tag is not None and held is not None and held[0] == tag:
+        return list(held[1].values())
+    with locks[key]:
+        held = cache.get(key)
+        if tag is not None and held is not None and held[0] == tag:
+            return list(held[1].values())  # another request refreshed it while we waited
+        known = held[1] if held is not None else {}
+        items = _refreshed(account, calendar, known)
+        if tag is not None:  # the tag was read first: a later write changes it
+            cache[key] = (tag, items)
+        return list(items.values())
+
+
+REFETCH_ONE_BY_ONE = 25  # more changed items than this: one REPORT for all is cheaper
+
+
+def _refreshed(account: Store, calendar: str, known: dict) -> dict:
+    """Items by path, each with the ETag it was parsed at; unchanged ones are reused."""
+    etags = account.etags(calendar)
+    changed = [path for path, etag in etags.items()
+               if path not in known or known[path].etag != etag]
+    if len(changed) > REFETCH_ONE_BY_ONE:
+        return {s.path: CachedItem(s.path, s.action, etags.get(s.path, s.etag))
+                for s in account.list(calendar)}
+    items = {path: known[path] for path in etags if path in known and path not in changed}
+    for path in changed:
+        try:
+            stored = account.get(path)
+        except (NotFound, model.ActionError):
+            continue  # deleted meanwhile, or not an action
+        items[path] = CachedItem(path, stored.action, etags[path])
     return items
 
 

@@ -23,6 +23,7 @@ from web.auth import login_required
 from web.calendar import owns, store, tokens, user_items, zone
 
 bp = Blueprint("overdue", __name__, url_prefix="/overdue")
+PAGE_SIZE = 50
 
 
 def _context() -> dict:
@@ -34,7 +35,20 @@ def _context() -> dict:
 @login_required
 def show() -> ResponseReturnValue:
     items = agenda.overdue(user_items(g.user), model.utcnow(), zone())
-    return render_template("overdue/list.html", items=items, **_context())
+    # Oldest first, a page at a time: hundreds of rows, each with its forms, would make a
+    # page of megabytes that no phone wants.
+    pages = max(1, -(-len(items) // PAGE_SIZE))
+    page = min(max(_page_number(request.args.get("page")), 1), pages)
+    shown = items[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+    return render_template("overdue/list.html", items=shown, total=len(items), page=page,
+                           pages=pages, **_context())
+
+
+def _page_number(text: str | None) -> int:
+    try:
+        return int(text) if text else 1
+    except ValueError:
+        return 1
 
 
 def _selected(names: list[str]) -> list[Stored]:
