@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("FOLLOWUP_BCRYPT_ROUNDS", "4")  # cheap hashes; the format is the same
+# Tests change calendars behind the pages' back and look at once: no listing reuse window.
+os.environ.setdefault("FOLLOWUP_LISTING_TTL", "0")
 
 from server.store import Store  # noqa: E402
 from tests.servers import LiveServer  # noqa: E402

@@ -290,3 +290,18 @@ def test_lists_reread_only_the_items_that_changed(client, alice, live, monkeypat
 def _renamed(cal, summary):
     model.main_component(cal)["SUMMARY"] = summary
     return cal
+
+
+def test_a_listing_is_reused_for_a_few_seconds_unless_a_page_wrote(app, client, alice, live):
+    app.config["LISTING_TTL"] = 60
+    due = today() - dt.timedelta(days=3)
+    first, second = (add(alice, live, "alice", f"Call {n}", due) for n in range(2))
+    assert "Call 0" in page(client, "/overdue")
+    alice.modify(first.path, lambda cal: _renamed(cal, "Renamed in a calendar app"))
+    assert "Renamed in a calendar app" not in page(client, "/overdue")  # within the window
+    html = page(client, "/overdue")
+    url = form_action(html, "close", "Call 1")
+    client.post(url, headers=basic(), data={"csrf_token": csrf(html)})  # a page writes
+    html = page(client, "/overdue")
+    assert "Renamed in a calendar app" in html
+    assert f'data-uid="{second.action.uid}"' not in html  # closed: off the list at once

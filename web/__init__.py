@@ -37,6 +37,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the companion. Settings come from `test_config`, else FOLLOWUP_* variables."""
     app = Flask(__name__)
     app.config.update(DEFAULTS)
+    # Seconds a calendar listing is used without asking the server (docs/PERFORMANCE.md).
+    app.config["LISTING_TTL"] = float(os.environ.get("FOLLOWUP_LISTING_TTL", 2))
     if test_config is None:
         app.config.from_prefixed_env("FOLLOWUP")
     else:
@@ -52,9 +54,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
 
     from web import actions, auth, home, i18n, overdue, records, week
-    from web.calendar import close_store
+    from web.calendar import close_store, count_write
 
     app.teardown_appcontext(close_store)
+    app.after_request(count_write)
 
     i18n.init_app(app)
     auth.init_app(app)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import posixpath
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from threading import Lock
@@ -12,7 +13,7 @@ from urllib.parse import quote, unquote, urljoin, urlsplit
 
 import caldav
 from caldav.lib.error import NotFoundError
-from flask import current_app, g
+from flask import current_app, g, request
 
 from server import model
 from server.agenda import Item
@@ -103,27 +104,66 @@ def user_items(user: str) -> list[Item]:
 def _listing(account: Store, calendar: str) -> list[Item]:
     """The calendar's actions, parsed again only where they changed.
 
-    Reading and parsing a 2,000-item calendar costs seconds. So each calendar's items are
-    kept with their ETags: while the calendar's tag (CTag) is unchanged, one PROPFIND answers;
-    when it changed, the ETags say which few items to fetch again (after a close, one or two).
-    Both requests are made with the caller's own account, so they also check that the caller
+    Reading and parsing a 2,000-item calendar costs seconds, and even asking Radicale for
+    the calendar's tag (CTag) costs a third of a second at that size. So each calendar's
+    items are kept with their ETags and:
+
+    - for LISTING_TTL seconds after a check, and while no page of this companion has
+      written, they are used as they are (a change made in a calendar app shows within
+      those seconds; one made on these pages at once);
+    - after that, one PROPFIND for the tag says whether anything changed, and if so the
+      ETags say which few items to fetch again.
+
+    The requests are made with the caller's own account, so they also check that the caller
     may read the calendar. Concurrent readers of a changed calendar wait for one refresh."""
-    cache = current_app.extensions.setdefault("followup_listings", {})
-    locks = current_app.extensions.setdefault("followup_listing_locks", defaultdict(Lock))
+    app = current_app
+    cache = app.extensions.setdefault("followup_listings", {})
+    locks = app.extensions.setdefault("followup_listing_locks", defaultdict(Lock))
     key = account.url + calendar
-    tag = account.collection_tag(calendar)
     held = cache.get(key)
-    if tag is not None and held is not None and held[0] == tag:
-        return list(held[1].values())
+    if held is not None and _fresh(held):
+        return list(held.items.values())
+    tag = account.collection_tag(calendar)
+    if tag is not None and held is not None and held.tag == tag:
+        cache[key] = held.checked()
+        return list(held.items.values())
     with locks[key]:
         held = cache.get(key)
-        if tag is not None and held is not None and held[0] == tag:
-            return list(held[1].values())  # another request refreshed it while we waited
-        known = held[1] if held is not None else {}
-        items = _refreshed(account, calendar, known)
+        if tag is not None and held is not None and held.tag == tag:
+            return list(held.items.values())  # another request refreshed it while we waited
+        writes = _writes()
+        items = _refreshed(account, calendar, held.items if held is not None else {})
         if tag is not None:  # the tag was read first: a later write changes it
-            cache[key] = (tag, items)
+            cache[key] = Listing(tag, items, time.monotonic(), writes)
         return list(items.values())
+
+
+@dataclass(frozen=True)
+class Listing:
+    tag: str
+    items: dict
+    checked_at: float
+    writes: int  # the companion's write count when it was checked
+
+    def checked(self) -> Listing:
+        return Listing(self.tag, self.items, time.monotonic(), _writes())
+
+
+def _fresh(listing: Listing) -> bool:
+    ttl = float(current_app.config.get("LISTING_TTL", 2))
+    return (time.monotonic() - listing.checked_at < ttl and listing.writes == _writes())
+
+
+def _writes() -> int:
+    return current_app.extensions.get("followup_writes", 0)
+
+
+def count_write(response):
+    """After every POST: lists read before it are checked again on their next use."""
+    if request.method == "POST":
+        ext = current_app.extensions
+        ext["followup_writes"] = ext.get("followup_writes", 0) + 1
+    return response
 
 
 REFETCH_ONE_BY_ONE = 25  # more changed items than this: one REPORT for all is cheaper
