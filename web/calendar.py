@@ -123,19 +123,28 @@ def _listing(account: Store, calendar: str) -> list[Item]:
     held = cache.get(key)
     if held is not None and _fresh(held):
         return list(held.items.values())
-    tag = account.collection_tag(calendar)
-    if tag is not None and held is not None and held.tag == tag:
-        cache[key] = held.checked()
-        return list(held.items.values())
-    with locks[key]:
+    lock = locks[key]
+    if not lock.acquire(blocking=False):
+        if held is not None and held.writes == _writes():
+            # Another request is checking right now and no page has written since the last
+            # check: what we have is what theirs will most likely say, a moment ago.
+            return list(held.items.values())
+        lock.acquire()
+    try:
         held = cache.get(key)
-        if tag is not None and held is not None and held.tag == tag:
-            return list(held.items.values())  # another request refreshed it while we waited
+        if held is not None and _fresh(held):
+            return list(held.items.values())  # checked while we waited
         writes = _writes()
+        tag = account.collection_tag(calendar)
+        if tag is not None and held is not None and held.tag == tag:
+            cache[key] = Listing(tag, held.items, time.monotonic(), writes)
+            return list(held.items.values())
         items = _refreshed(account, calendar, held.items if held is not None else {})
         if tag is not None:  # the tag was read first: a later write changes it
             cache[key] = Listing(tag, items, time.monotonic(), writes)
         return list(items.values())
+    finally:
+        lock.release()
 
 
 @dataclass(frozen=True)
@@ -144,9 +153,6 @@ class Listing:
     items: dict
     checked_at: float
     writes: int  # the companion's write count when it was checked
-
-    def checked(self) -> Listing:
-        return Listing(self.tag, self.items, time.monotonic(), _writes())
 
 
 def _fresh(listing: Listing) -> bool:
