@@ -40,13 +40,19 @@ def index(kind: str) -> ResponseReturnValue:
         page_url=page_url)
 
 
+def _record(kind: str, uri: str) -> agenda.Record:
+    """The signed-in user's record of that kind and URI; 404 if they have none."""
+    found = agenda.record(user_items(g.user), kind, uri)
+    if found is None:
+        abort(404)
+    return found
+
+
 @bp.get("/<kind>/view")
 @login_required
 def show(kind: str) -> ResponseReturnValue:
     kind = _kind(kind)
-    found = agenda.record(user_items(g.user), kind, request.args.get("uri", ""))
-    if found is None:
-        abort(404)
+    found = _record(kind, request.args.get("uri", ""))
     return render_template(
         "records/show.html", kind=kind, record=found, next=agenda.next_step(found.items),
         plurals=PLURALS, link_labels=LINK_LABELS, kind_labels=KIND_LABELS, page_url=page_url)
@@ -57,9 +63,7 @@ def show(kind: str) -> ResponseReturnValue:
 def plan(kind: str) -> ResponseReturnValue:
     """Plan the next step of a record with none: a task after its last action, same links."""
     kind = _kind(kind)
-    found = agenda.record(user_items(g.user), kind, request.form.get("uri", ""))
-    if found is None:
-        abort(404)
+    found = _record(kind, request.form.get("uri", ""))
     upcoming = agenda.next_step(found.items)
     if upcoming is not None:  # planned meanwhile (or a double click): open that one
         return redirect(page_url(upcoming.path), code=303)
