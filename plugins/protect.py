@@ -19,6 +19,7 @@ from collections.abc import Callable
 import icalendar
 
 from plugins import rawbody
+from server import model
 
 log = logging.getLogger("followup.protect")
 MAX_BODY = 10 * 1024 * 1024  # larger bodies go to Radicale as sent; it applies its own limit
@@ -27,7 +28,7 @@ MAX_BODY = 10 * 1024 * 1024  # larger bodies go to Radicale as sent; it applies 
 def reencode(body: bytes) -> bytes | None:
     """The body written so that vobject reads what the client meant, or None to leave it."""
     try:
-        text = body.decode("utf-8-sig")
+        text = model.clean_text(body.decode("utf-8-sig"))
         cal = icalendar.Calendar.from_ical(text)
         if not isinstance(cal, icalendar.Calendar):
             return None

@@ -140,6 +140,8 @@ def run(store: Store, calendar_path: str, text: str, progress: bool = False) -> 
             items[uid or _content_uid(block)].append(block)
         else:
             report.skipped.append(f"line {block.first_line}: {block.name} is not an action")
+    if not blocks and not problems:
+        report.failed.append("no VCALENDAR with tasks or events in it: is this an .ics file?")
     total = len(items)
     for done, (uid, group) in enumerate(items.items(), start=1):
         where = f"line {group[0].first_line}"

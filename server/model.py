@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -76,6 +77,17 @@ class Link:
 
 def _quote(text: str) -> str:
     return quote(text, safe="")
+
+
+# Control characters other than tab, LF and CR are not allowed in iCalendar text, and one
+# in a stored item makes every calendar-query answer invalid XML (the whole calendar stops
+# syncing). Word puts a vertical tab in pasted soft line breaks.
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_text(text: str) -> str:
+    """Text as iCalendar can carry it: control characters become spaces."""
+    return CONTROL_CHARACTERS.sub(" ", text)
 
 
 def utcnow() -> dt.datetime:
@@ -179,6 +191,8 @@ def read(cal: icalendar.Calendar) -> Action:
             prop = prop[-1]
         if prop is not None and str(prop):
             label = prop.params.get("LABEL") or str(prop)
+            if isinstance(label, list):  # LABEL=Foo, Inc. unquoted reads as two values
+                label = ",".join(label)
             links[link_kind] = Link(link_kind, str(prop), str(label))
     summary = _text(comp, "SUMMARY")
     if is_event and summary.startswith(CLOSED_MARK):
@@ -197,7 +211,8 @@ def read(cal: icalendar.Calendar) -> Action:
         component=comp.name,
         kind=kind,
         summary=summary,
-        description=strip_page_line(_text(comp, "DESCRIPTION")),
+        description=_without_outcome_line(strip_page_line(_text(comp, "DESCRIPTION")),
+                                          _outcome(comp)),
         when=when,
         end=end,
         links=links,
@@ -206,9 +221,26 @@ def read(cal: icalendar.Calendar) -> Action:
         closed=is_closed(comp),
         closed_at=closed_at if isinstance(closed_at, dt.datetime) else None,
         page=_text(comp, PROP_PAGE) or None,
-        outcome=_text(comp, PROP_OUTCOME),
+        outcome=_outcome(comp),
         sequence=sequence,
     )
+
+
+def _outcome(comp: icalendar.Component) -> str:
+    return unescape_text(_text(comp, PROP_OUTCOME))  # X- values come back still escaped
+
+
+def unescape_text(text: str) -> str:
+    """RFC 5545 TEXT unescaping (icalendar 7's vText.from_ical leaves escapes in place)."""
+    return re.sub(r"\\([\\;,nN])", lambda m: "\n" if m.group(1) in "nN" else m.group(1), text)
+
+
+def _without_outcome_line(description: str, outcome: str) -> str:
+    """The description as people wrote it: the outcome is shown on its own."""
+    if not outcome:
+        return description
+    parts = [p for p in description.split("\n\n") if p != OUTCOME_LINE_PREFIX + outcome]
+    return "\n\n".join(parts)
 
 
 def is_closed(comp: icalendar.Component) -> bool:
@@ -398,11 +430,13 @@ def close(cal: icalendar.Calendar, now: dt.datetime | None = None,
             _set(comp, "SUMMARY", CLOSED_MARK + summary)
     if PROP_CLOSED not in comp:
         comp.add(PROP_CLOSED, closed_at.astimezone(dt.UTC), parameters={"VALUE": "DATE-TIME"})
-    if outcome.strip():
-        _set(comp, PROP_OUTCOME, outcome.strip())
+    outcome = clean_text(outcome).strip()
+    if outcome:
+        # vText: escaped as TEXT (a bare X- value is written raw, and a comma splits it).
+        _set(comp, PROP_OUTCOME, icalendar.vText(outcome))
         # X- properties are invisible in calendar apps: the note goes in the text too.
         text = strip_page_line(_text(comp, "DESCRIPTION"))
-        note = OUTCOME_LINE_PREFIX + outcome.strip()
+        note = OUTCOME_LINE_PREFIX + outcome
         if note not in text:
             _write_description(comp, "\n\n".join(part for part in (text, note) if part))
     _touch(comp, now)
@@ -503,7 +537,8 @@ def new(summary: str, kind: str = "task", when: Moment | None = None,
         links: Iterable[Link] = (), uid: str | None = None,
         now: dt.datetime | None = None, description: str = "") -> icalendar.Calendar:
     """A new action as a calendar object: a VEVENT for a meeting, a VTODO for the rest."""
-    summary = summary.strip()
+    summary = clean_text(summary).strip()
+    description = clean_text(description)
     if not summary:
         raise ActionError("an action needs a summary: say what is to be done")
     if kind not in KINDS:

@@ -7,8 +7,6 @@ parameters and the same value. docs/FORMAT.md lists the only changes the format 
 
 from __future__ import annotations
 
-import re
-
 import icalendar
 
 from server import model
@@ -61,9 +59,7 @@ def lost(sent: str | bytes, stored: str | bytes) -> list[str]:
     return problems
 
 
-def _unescape(text: str) -> str:
-    """RFC 5545 TEXT unescaping (icalendar 7's vText.from_ical leaves escapes in place)."""
-    return re.sub(r"\\([\\;,nN])", lambda m: "\n" if m.group(1) in "nN" else m.group(1), text)
+_unescape = model.unescape_text
 
 
 def _allowed(name, params, raw, stored_comp, kept) -> bool:

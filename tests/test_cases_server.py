@@ -92,3 +92,15 @@ def test_items_outside_the_actions_calendar_are_left_alone(live):
     sent = case_files()[0].read_text()
     assert client.put("/dav/alice/holidays/h.ics", sent).status_code == 201
     assert model.PROP_PAGE not in client.text("/dav/alice/holidays/h.ics")
+
+
+def test_a_client_control_character_does_not_break_the_calendar(live):
+    client = Client(live.base_url, "alice", PEOPLE["alice"])
+    sent = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//c//EN\r\nBEGIN:VTODO\r\n"
+            "UID:ctl-1\r\nDTSTAMP:20261201T100000Z\r\nSUMMARY:Notes\x0bfrom Word\r\n"
+            "END:VTODO\r\nEND:VCALENDAR\r\n")
+    assert client.put(live.calendar_path("alice") + "ctl.ics", sent).status_code == 201
+    from server.store import Store
+
+    [stored] = Store(live.base_url, "alice", PEOPLE["alice"]).list(live.calendar_path("alice"))
+    assert stored.action.summary == "Notes from Word"

@@ -203,3 +203,10 @@ def test_list_shows_times_in_the_readers_zone(live, capsys):
     capsys.readouterr()
     main(["list", *account(live), "--timezone", "Europe/Paris"])
     assert "2099-01-01 11:00" in capsys.readouterr().out
+
+
+def test_import_of_a_file_that_is_not_icalendar_fails(live, tmp_path, capsys):
+    source = tmp_path / "notes.txt"
+    source.write_text("Call Jane on Monday\nSend the quote\n")
+    assert main(["import", str(source), *account(live)]) == 1
+    assert ".ics" in capsys.readouterr().out

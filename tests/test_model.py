@@ -231,3 +231,30 @@ def test_parse_due_with_an_offset_is_written_in_utc():
 def test_parse_due_refuses_implausible_years(typo):
     with pytest.raises(model.ActionError, match="year"):
         model.parse_due(typo, dt.UTC)
+
+
+def test_control_characters_never_reach_the_calendar():
+    cal = model.new("Notes\x0bfrom Word\x00", "task", now=NOW)
+    closed = model.close(cal, NOW, outcome="pasted\x0bline\x1b")
+    text = model.to_text(closed)
+    assert not model.CONTROL_CHARACTERS.search(text)
+    assert model.read(closed).summary == "Notes from Word"
+
+
+def test_outcome_with_commas_is_escaped_and_read_back_whole():
+    closed = model.close(task(), NOW, outcome="Jane, she wants a discount; call back")
+    assert "X-FOLLOWUP-OUTCOME:Jane\\, she wants a discount\\; call back" in model.to_text(closed)
+    again = model.read(model.parse(model.to_text(closed)))
+    assert again.outcome == "Jane, she wants a discount; call back"
+    assert "Outcome:" not in again.description  # shown once, as the outcome
+
+
+def test_an_unquoted_label_with_a_comma_reads_whole():
+    text = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VTODO\r\nUID:u\r\n"
+            "DTSTAMP:20261201T000000Z\r\nSUMMARY:s\r\n"
+            "X-FOLLOWUP-ACCOUNT;LABEL=Foo, Inc.:urn:followup:account:Foo\r\n"
+            "END:VTODO\r\nEND:VCALENDAR\r\n")
+    cal = model.parse(text)
+    assert model.read(cal).links["account"].label == "Foo, Inc."
+    successor = model.to_text(model.successor(cal, "next", None, now=NOW))
+    assert 'LABEL="Foo, Inc."' in successor

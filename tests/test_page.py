@@ -109,3 +109,34 @@ def test_an_overlong_next_summary_is_refused_with_a_reason(client, action, alice
         "csrf_token": csrf(html), "summary": "x" * 501, "due": "2026-12-20", "kind": "call"})
     assert response.status_code == 400 and "500" in response.get_data(as_text=True)
     assert not alice.get(stored.path).action.closed
+
+
+def test_a_rejected_form_gives_back_the_typed_outcome(client, action):
+    _, url = action
+    html = client.get(url).get_data(as_text=True)
+    response = client.post(url + "/close-and-create", data={
+        "csrf_token": csrf(html), "summary": "Next", "due": "2026-02-31", "kind": "call",
+        "outcome": "long typed notes, with a comma"})
+    assert response.status_code == 400
+    assert "long typed notes, with a comma</textarea>" in response.get_data(as_text=True)
+
+
+def test_undo_deletes_only_an_action_that_follows_this_one(client, live, alice):
+    """A NEXT that points at an unrelated item (a client wrote it) never deletes that item."""
+    other = alice.new_action(live.calendar_path("alice"), model.new("Unrelated", "task"))
+    cal = model.close_and_link(model.new("Done", "task"), other.action.uid, other.href)
+    stored = alice.new_action(live.calendar_path("alice"), cal)
+    url = f"/a/{PageTokens(live.secret_key).make(stored.path)}"
+    html = client.get(url).get_data(as_text=True)
+    client.post(url + "/reopen", data={"csrf_token": csrf(html), "successor": "delete"})
+    assert alice.find(other.path) is not None
+
+
+def test_control_characters_typed_on_the_page_are_not_stored(client, action, alice, live):
+    stored, url = action
+    html = client.get(url).get_data(as_text=True)
+    client.post(url + "/close", data={"csrf_token": csrf(html),
+                                      "outcome": "pasted from Word\x0bsecond line\x1b"})
+    text = model.to_text(alice.get(stored.path).cal)
+    assert not model.CONTROL_CHARACTERS.search(text)
+    assert list(alice.list(live.calendar_path("alice")))  # the calendar still lists

@@ -22,6 +22,7 @@ from web.calendar import page_url, store, tokens, zone
 from web.i18n import safe_target
 
 SUMMARY_LIMIT = 500  # what the form allows (maxlength); checked here for other senders
+OUTCOME_LIMIT = 2000
 bp = Blueprint("actions", __name__, url_prefix="/a")
 
 KIND_LABELS = {"call": lazy_gettext("Call"), "meeting": lazy_gettext("Meeting"),
@@ -46,8 +47,9 @@ def load(token: str) -> Stored:
 def suggestion(action: model.Action) -> dict[str, str]:
     """What a close-and-create form is filled with: same kind, a default delay."""
     today = dt.datetime.now(zone()).date()
+    summary = _("Follow up: %(summary)s", summary=action.summary) if action.summary else ""
     return {
-        "summary": _("Follow up: %(summary)s", summary=action.summary) if action.summary else "",
+        "summary": summary[:SUMMARY_LIMIT],  # a long title must not make the form refuse itself
         "due": model.default_due(action.kind, today).isoformat(),
         "kind": action.kind,
     }
@@ -79,12 +81,18 @@ def show(token: str) -> ResponseReturnValue:
 @bp.post("/<token>/close")
 def close(token: str) -> ResponseReturnValue:
     stored = load(token)
+    outcome = request.form.get("outcome", "").strip()
+    kept = {**suggestion(stored.action), "outcome": outcome}  # what was typed, on an error
+    if len(outcome) > OUTCOME_LIMIT:
+        return render_action(stored, _("Not saved: %(reason)s.", reason=_(
+            "the outcome is longer than %(limit)d characters", limit=OUTCOME_LIMIT)),
+            kept, status=400)
     try:
-        store().close(stored.path, outcome=request.form.get("outcome", ""))
+        store().close(stored.path, outcome=outcome)
     except NotFound:  # deleted in a client since the page was read
         abort(404)
     except Conflict:
-        return render_action(stored, str(CONFLICT), status=409)
+        return render_action(stored, str(CONFLICT), kept, status=409)
     flash(_("Closed: %(summary)s", summary=stored.action.summary))
     return _done(token)
 
@@ -92,7 +100,7 @@ def close(token: str) -> ResponseReturnValue:
 def read_next_form(suffix: str = "") -> tuple[dict[str, str], model.Moment | None, str | None]:
     """The next action as typed in a close-and-create form; ActionError says what is wrong."""
     form = {name: request.form.get(name + suffix, "").strip()
-            for name in ("summary", "due", "kind")}
+            for name in ("summary", "due", "kind", "outcome")}  # all given back on an error
     try:
         when = model.parse_due(form["due"], zone()) if form["due"] else None
     except model.ActionError:
@@ -103,6 +111,9 @@ def read_next_form(suffix: str = "") -> tuple[dict[str, str], model.Moment | Non
         raise model.ActionError(_("unknown kind %(kind)s: choose one from the list", kind=kind))
     if not form["summary"]:
         raise model.ActionError(_("the next action needs a summary: say what is to be done"))
+    if len(form["outcome"]) > OUTCOME_LIMIT:
+        raise model.ActionError(_("the outcome is longer than %(limit)d characters",
+                                  limit=OUTCOME_LIMIT))
     if len(form["summary"]) > SUMMARY_LIMIT:
         raise model.ActionError(_("the summary is longer than %(limit)d characters: keep the "
                                   "details for the description", limit=SUMMARY_LIMIT))
@@ -124,7 +135,8 @@ def close_and_create_one(stored: Stored, when: model.Moment | None, form: dict[s
 @bp.post("/<token>/close-and-create")
 def close_and_create(token: str) -> ResponseReturnValue:
     stored = load(token)
-    form = {name: request.form.get(name, "").strip() for name in ("summary", "due", "kind")}
+    form = {name: request.form.get(name, "").strip()
+            for name in ("summary", "due", "kind", "outcome")}
     try:
         form, when, kind = read_next_form()
         successor = close_and_create_one(stored, when, form, kind,
@@ -165,7 +177,9 @@ def reopen(token: str) -> ResponseReturnValue:
     """Undo a close; the successor it made is deleted only if the user asks (and it is open)."""
     stored = load(token)
     successor = store().neighbour(stored, "next")
-    remove = request.form.get("successor") == "delete" and successor is not None
+    # Only an action made as this one's next (it points back) may be deleted from here.
+    remove = (request.form.get("successor") == "delete" and successor is not None
+              and successor.action.previous == stored.action.uid)
     if remove and successor.action.closed:
         return render_action(stored, _("The next action is already closed, so it stays. "
                                        "Choose to keep it."), status=400)
