@@ -179,7 +179,8 @@ def cmd_serve(args) -> int:
     print(f"CalDAV: {listening}{embedded.DAV_PREFIX}/  users: {', '.join(people)}")
     previous = data.remember_base_url(base_url)
     if previous and previous != base_url:
-        print(f"Links in existing items point at {previous}/. Rewrite them with:\n"
+        print(f"The last start wrote links to {previous}/. To rewrite those in existing "
+              "items:\n"
               f"  followup restamp --url {listening} --base-url {base_url} --data {args.data}")
     print(f"Data in {data.root}. Stop with Ctrl+C.", flush=True)
     try:
@@ -234,7 +235,8 @@ def cmd_list(args) -> int:
     for action in rows:
         when = _show(action.when, tz)
         links = ", ".join(f"{k}: {link.label}" for k, link in action.links.items())
-        print(f"{when:<17} {action.kind:<8} {action.summary}" + (f"  [{links}]" if links else ""))
+        summary = " ".join(action.summary.split())  # one line per action, whatever was typed
+        print(f"{when:<17} {action.kind:<8} {summary}" + (f"  [{links}]" if links else ""))
     if not rows:
         print("no overdue actions" if args.overdue else "no open actions")
     return 0

@@ -38,14 +38,21 @@ class Report:
         parts.append(f"skipped {len(self.skipped)}")
         parts.append(f"failed {len(self.failed)}")
         lines = [", ".join(parts)]
-        lines += [f"  skipped: {why}" for why in self.skipped]
-        lines += [f"  failed: {why}" for why in self.failed]
+        lines += [f"  skipped: {why}" for why in sorted(self.skipped, key=_line_number)]
+        lines += [f"  failed: {why}" for why in sorted(self.failed, key=_line_number)]
         return "\n".join(lines)
 
 
 # Components that only ever sit directly in a VCALENDAR: one of these starting inside another
 # means the other was never closed (a cut-and-paste, a truncated export).
 TOP_LEVEL = frozenset({"VTODO", "VEVENT", "VJOURNAL", "VFREEBUSY", "VTIMEZONE"})
+
+
+def _line_number(message: str) -> int:
+    """Messages in file order: 'line 12: …' sorts by 12; others come last."""
+    words = message.split(":", 1)[0].split()
+    return int(words[1]) if len(words) == 2 and words[0] == "line" and words[1].isdigit() \
+        else 1 << 30
 
 
 def split(text: str) -> tuple[list[Block], list[str]]:

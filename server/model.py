@@ -492,7 +492,9 @@ def successor_uid(predecessor_uid: str, generation: int) -> str:
 
 
 def default_due(kind: str, today: dt.date) -> dt.date:
-    return today + DEFAULT_DELAYS.get(kind, DEFAULT_DELAYS["task"])
+    """The suggested day of the next action: its kind's delay, moved off a weekend."""
+    due = today + DEFAULT_DELAYS.get(kind, DEFAULT_DELAYS["task"])
+    return due + dt.timedelta(days=max(0, 7 - due.weekday())) if due.weekday() >= 5 else due
 
 
 def parse_due(text: str, tz: dt.tzinfo) -> Moment:

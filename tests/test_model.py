@@ -258,3 +258,11 @@ def test_an_unquoted_label_with_a_comma_reads_whole():
     assert model.read(cal).links["account"].label == "Foo, Inc."
     successor = model.to_text(model.successor(cal, "next", None, now=NOW))
     assert 'LABEL="Foo, Inc."' in successor
+
+
+def test_default_next_day_is_never_a_weekend():
+    thursday = dt.date(2026, 12, 3)
+    assert model.default_due("call", thursday) == dt.date(2026, 12, 7)  # Sat → Monday
+    assert model.default_due("email", thursday) == dt.date(2026, 12, 4)  # Friday stays
+    assert all(model.default_due(k, thursday + dt.timedelta(days=n)).weekday() < 5
+               for k in model.KINDS for n in range(7))

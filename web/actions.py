@@ -19,7 +19,7 @@ from server import model
 from server.store import Conflict, NotFound, Stored, StoreError
 from server.tokens import TokenError
 from web.calendar import page_url, store, tokens, zone
-from web.i18n import safe_target
+from web.i18n import moment, safe_target
 
 SUMMARY_LIMIT = 500  # what the form allows (maxlength); checked here for other senders
 OUTCOME_LIMIT = 2000
@@ -168,7 +168,9 @@ def postpone(token: str) -> ResponseReturnValue:
                              status=400)
     except Conflict:
         return render_action(stored, str(CONFLICT), status=409)
-    flash(_("Postponed by %(delay)s.", delay=DELAYS[days]))
+    moved = store().get(stored.path).action.when
+    flash(_("Postponed to %(when)s.", when=moment(moved)) if moved is not None
+          else _("Postponed by %(delay)s.", delay=DELAYS[days]))
     return _done(token)
 
 
