@@ -34,10 +34,14 @@ def index(kind: str) -> ResponseReturnValue:
     kind = _kind(kind)
     found = agenda.records(user_items(g.user), kind)
     waiting = [r for r in found if not r.open]
-    return render_template(
-        "records/index.html", kind=kind, records=found, waiting=waiting, plurals=PLURALS,
-        link_labels=LINK_LABELS, kind_labels=KIND_LABELS, next_step=agenda.next_step,
-        page_url=page_url)
+    return _render("records/index.html", kind=kind, records=found, waiting=waiting,
+                   next_step=agenda.next_step)
+
+
+def _render(template: str, **context: object) -> str:
+    """A records template with the labels every one of them uses."""
+    return render_template(template, plurals=PLURALS, link_labels=LINK_LABELS,
+                           kind_labels=KIND_LABELS, page_url=page_url, **context)
 
 
 def _record(kind: str, uri: str) -> agenda.Record:
@@ -53,9 +57,8 @@ def _record(kind: str, uri: str) -> agenda.Record:
 def show(kind: str) -> ResponseReturnValue:
     kind = _kind(kind)
     found = _record(kind, request.args.get("uri", ""))
-    return render_template(
-        "records/show.html", kind=kind, record=found, next=agenda.next_step(found.items),
-        plurals=PLURALS, link_labels=LINK_LABELS, kind_labels=KIND_LABELS, page_url=page_url)
+    return _render("records/show.html", kind=kind, record=found,
+                   next=agenda.next_step(found.items))
 
 
 @bp.post("/<kind>/plan")
