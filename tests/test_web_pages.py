@@ -14,6 +14,7 @@ from server import model
 from server.store import Store
 from server.tokens import PageTokens
 from tests.conftest import PEOPLE
+from tests.dav import Client
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -305,3 +306,52 @@ def test_a_listing_is_reused_for_a_few_seconds_unless_a_page_wrote(app, client, 
     html = page(client, "/overdue")
     assert "Renamed in a calendar app" in html
     assert f'data-uid="{second.action.uid}"' not in html  # closed: off the list at once
+
+
+def test_a_weekly_meeting_made_in_an_app_is_on_every_week_and_never_overdue(client, live):
+    start = today() - dt.timedelta(days=today().weekday() + 14)  # a Monday two weeks ago
+    text = "\r\n".join([
+        "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Apple Inc.//iCal//EN", "BEGIN:VEVENT",
+        "UID:stand-up", "DTSTAMP:20261001T000000Z",
+        f"DTSTART;TZID=Europe/Paris:{start:%Y%m%d}T090000",
+        f"DTEND;TZID=Europe/Paris:{start:%Y%m%d}T093000",
+        "SUMMARY:Team stand-up", "RRULE:FREQ=WEEKLY;BYDAY=MO", "END:VEVENT", "END:VCALENDAR",
+        ""])
+    path = live.calendar_path("alice") + "stand-up.ics"
+    assert Client(live.base_url, "alice", PEOPLE["alice"]).put(path, text).status_code == 201
+    for weeks in (0, 1, 30):
+        day = today() + dt.timedelta(weeks=weeks)
+        week = page(client, f"/week?date={day.isoformat()}")
+        assert week.count("Team stand-up") == 1, weeks
+    assert "Team stand-up" not in page(client, "/overdue")
+
+
+def test_bulk_close_with_one_bad_date_changes_nothing_and_gives_every_row_back(
+        client, live, alice):
+    yesterday = today() - dt.timedelta(days=1)
+    first = add(alice, live, "alice", "Call Dupont", yesterday)
+    second = add(alice, live, "alice", "Mail Durand", yesterday, kind="email")
+    html = page(client, "/overdue")
+    with client.application.app_context():
+        from web.calendar import tokens
+
+        one, two = tokens().make(first.path), tokens().make(second.path)
+    form = {"csrf_token": csrf(html), "t": [one, two],
+            f"choice-{one}": "next", f"summary-{one}": "Call Dupont again",
+            f"due-{one}": "31/12/2026", f"outcome-{one}": "Wants a quote, by Friday",
+            f"choice-{two}": "close", f"outcome-{two}": "Sent the brochure"}
+    response = client.post("/overdue/close-many", data=form, headers=basic())
+    assert response.status_code == 400
+    again = response.get_data(as_text=True)
+    assert "31/12/2026 is not a date" in again
+    assert ">Wants a quote, by Friday</textarea>" in again  # nothing typed is lost
+    assert ">Sent the brochure</textarea>" in again
+    assert not alice.get(first.path).action.closed and not alice.get(second.path).action.closed
+    form[f"due-{one}"] = (today() + dt.timedelta(days=7)).isoformat()
+    response = client.post("/overdue/close-many", data=form, headers=basic())
+    assert response.status_code == 303
+    closed_one, closed_two = alice.get(first.path).action, alice.get(second.path).action
+    assert closed_one.closed and closed_one.outcome == "Wants a quote, by Friday"
+    assert closed_one.next is not None
+    assert closed_two.closed and closed_two.outcome == "Sent the brochure"
+    assert closed_two.next is None

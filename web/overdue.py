@@ -15,6 +15,7 @@ from web.actions import (
     DELAYS,
     KIND_LABELS,
     LINK_LABELS,
+    OUTCOME_LIMIT,
     close_and_create_one,
     read_next_form,
     suggestion,
@@ -89,21 +90,25 @@ def close_many() -> ResponseReturnValue:
         token = tokens().make(stored.path)
         choice = request.form.get(f"choice-{token}", "next")
         row = {"stored": stored, "token": token, "choice": choice,
+               "outcome": request.form.get(f"outcome-{token}", ""),
                "form": {n: request.form.get(f"{n}-{token}", "").strip()
                         for n in ("summary", "due", "kind")}}
-        if choice == "next":
-            try:
+        try:
+            if choice == "next":
                 row["form"], row["when"], row["kind"] = read_next_form(suffix=f"-{token}")
-            except model.ActionError as exc:
-                errors.append(_("%(summary)s: %(reason)s", summary=stored.action.summary,
-                                reason=exc))
+            elif len(row["outcome"]) > OUTCOME_LIMIT:
+                raise model.ActionError(_("the outcome is longer than %(limit)d characters",
+                                          limit=OUTCOME_LIMIT))
+        except model.ActionError as exc:
+            errors.append(_("%(summary)s: %(reason)s", summary=stored.action.summary,
+                            reason=exc))
         rows.append(row)
     if errors:
         return render_template("overdue/confirm.html", rows=rows, errors=errors,
                                **_context()), 400
     done = 0
     for row in rows:
-        stored, outcome = row["stored"], request.form.get(f"outcome-{row['token']}", "")
+        stored, outcome = row["stored"], row["outcome"]
         try:
             if row["choice"] == "next":
                 close_and_create_one(stored, row["when"], row["form"], row["kind"],
