@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from server import model
+from server import model, recurrence
 
 
 @dataclass(frozen=True)
@@ -48,22 +48,22 @@ def sort_key(when: model.Moment | None) -> tuple[int, dt.datetime]:
     return (0, as_utc(when))
 
 
-def local_day(when: model.Moment, tz: dt.tzinfo) -> dt.date:
-    """The day a moment falls on for someone in zone `tz` (a floating time is taken as is)."""
-    if isinstance(when, dt.datetime):
-        return when.astimezone(tz).date() if when.tzinfo else when.date()
-    return when
-
-
 def is_overdue(action: model.Action, now: dt.datetime, tz: dt.tzinfo = dt.UTC) -> bool:
-    """Open and past its date: a day once it is over (in `tz`), a time once it has passed."""
-    if action.closed or action.when is None:
+    """Open and past its date: a day once it is over (in `tz`), a time once it has passed.
+
+    A repeating action (a weekly meeting made in a calendar app) is late only once its
+    series has ended: a meeting that goes on every week is not a step someone forgot."""
+    if action.closed or action.when is None or not _past(action.when, now, tz):
         return False
-    if isinstance(action.when, dt.datetime):
-        if action.when.tzinfo is None:  # floating: the wall clock where the user is
-            return action.when < now.astimezone(tz).replace(tzinfo=None)
-        return action.when < now
-    return action.when < now.astimezone(tz).date()
+    return not recurrence.repeats_after(action, now)
+
+
+def _past(when: model.Moment, now: dt.datetime, tz: dt.tzinfo) -> bool:
+    if isinstance(when, dt.datetime):
+        if when.tzinfo is None:  # floating: the wall clock where the user is
+            return when < now.astimezone(tz).replace(tzinfo=None)
+        return when < now
+    return when < now.astimezone(tz).date()
 
 
 def overdue(items: Iterable[Item], now: dt.datetime, tz: dt.tzinfo = dt.UTC) -> list[Item]:
@@ -80,18 +80,22 @@ def week(items: Iterable[Item], any_day: dt.date,
          tz: dt.tzinfo = dt.UTC) -> dict[dt.date, list[Item]]:
     """Monday to Sunday of the week holding `any_day`: each day's actions, closed ones too.
 
-    Events are placed at their start, tasks on their due day; within a day, whole-day items
-    come first, then by time.
+    Events are placed at their start, tasks on their due day, a repeating action at each
+    time it happens; within a day, whole-day items come first, then by time.
     """
     monday = monday_of(any_day)
+    sunday = monday + dt.timedelta(days=6)
     days: dict[dt.date, list[Item]] = {monday + dt.timedelta(days=n): [] for n in range(7)}
     for item in items:
-        when = item.action.when
-        if when is None:
-            continue
-        day = local_day(when, tz)
-        if day in days:
-            days[day].append(item)
+        if item.action.series is None:
+            at = [item] if item.action.when is not None else []
+        else:  # a repeating meeting: each time it happens this week
+            at = [Item(item.path, one)
+                  for one in recurrence.occurrences(item.action, monday, sunday, tz)]
+        for one in at:
+            day = model.local_day(one.action.when, tz)
+            if day in days:
+                days[day].append(one)
     for day_items in days.values():
         day_items.sort(key=lambda item: _in_day(item.action.when, tz))
     return days

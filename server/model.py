@@ -12,7 +12,7 @@ import datetime as dt
 import re
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -135,7 +135,8 @@ def _text(comp: icalendar.Component, name: str) -> str:
     return "" if value is None else str(value)
 
 
-def _moment(comp: icalendar.Component, name: str) -> Moment | None:
+def moment(comp: icalendar.Component, name: str) -> Moment | None:
+    """A date property's day or time; None when absent or unreadable."""
     prop = comp.get(name)
     if isinstance(prop, list):
         prop = prop[0]
@@ -171,6 +172,9 @@ class Action:
     page: str | None
     outcome: str
     sequence: int
+    # The whole calendar object when the action repeats (RRULE or RDATE): what
+    # server/recurrence.py expands into the times it happens. None for a one-off.
+    series: icalendar.Calendar | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_event(self) -> bool:
@@ -197,11 +201,11 @@ def read(cal: icalendar.Calendar) -> Action:
     summary = _text(comp, "SUMMARY")
     if is_event and summary.startswith(CLOSED_MARK):
         summary = summary[len(CLOSED_MARK):]
-    when = _moment(comp, "DTSTART" if is_event else "DUE")
+    when = moment(comp, "DTSTART" if is_event else "DUE")
     if when is None and not is_event:
-        when = _moment(comp, "DTSTART")
-    end = _moment(comp, "DTEND") if is_event else None
-    closed_at = _moment(comp, PROP_CLOSED) or _moment(comp, "COMPLETED")
+        when = moment(comp, "DTSTART")
+    end = moment(comp, "DTEND") if is_event else None
+    closed_at = moment(comp, PROP_CLOSED) or moment(comp, "COMPLETED")
     try:
         sequence = int(str(comp.get("SEQUENCE", 0)))
     except ValueError:
@@ -223,6 +227,7 @@ def read(cal: icalendar.Calendar) -> Action:
         page=_text(comp, PROP_PAGE) or None,
         outcome=_outcome(comp),
         sequence=sequence,
+        series=cal if "RRULE" in comp or "RDATE" in comp else None,
     )
 
 
@@ -241,6 +246,13 @@ def _without_outcome_line(description: str, outcome: str) -> str:
         return description
     parts = [p for p in description.split("\n\n") if p != OUTCOME_LINE_PREFIX + outcome]
     return "\n\n".join(parts)
+
+
+def local_day(when: Moment, tz: dt.tzinfo) -> dt.date:
+    """The day a moment falls on for someone in zone `tz` (a floating time is taken as is)."""
+    if isinstance(when, dt.datetime):
+        return when.astimezone(tz).date() if when.tzinfo else when.date()
+    return when
 
 
 def is_closed(comp: icalendar.Component) -> bool:
@@ -329,7 +341,7 @@ def repair(cal: icalendar.Calendar, now: dt.datetime | None = None) -> icalendar
                 if str(r) != uid:
                     comp.add("RELATED-TO", r, encode=False)
         if comp.name == "VTODO" and "DTSTART" in comp and "DUE" in comp:
-            start, due = _moment(comp, "DTSTART"), _moment(comp, "DUE")
+            start, due = moment(comp, "DTSTART"), moment(comp, "DUE")
             if not _ordered(start, due):
                 # RFC 5545 wants DTSTART before DUE and of the same value type: keep DUE alone.
                 _save_aside(comp, "DTSTART")
@@ -418,7 +430,7 @@ def close(cal: icalendar.Calendar, now: dt.datetime | None = None,
     now = now or utcnow()
     if is_closed(comp) and _complete(comp):
         return cal
-    when = _moment(comp, "COMPLETED")
+    when = moment(comp, "COMPLETED")
     closed_at = when if isinstance(when, dt.datetime) else now
     if comp.name == "VTODO":
         _set(comp, "STATUS", "COMPLETED")
@@ -649,12 +661,12 @@ def postpone(cal: icalendar.Calendar, delta: dt.timedelta,
         prop = comp.get(name)
         if prop is None or isinstance(prop, list):
             continue
-        moment = _moment(comp, name)
-        if moment is None:  # a broken date: nothing to move, and it is left as written
+        at = moment(comp, name)
+        if at is None:  # a broken date: nothing to move, and it is left as written
             continue
-        step = delta if isinstance(moment, dt.datetime) else dt.timedelta(days=delta.days)
+        step = delta if isinstance(at, dt.datetime) else dt.timedelta(days=delta.days)
         params = {k: v for k, v in prop.params.items() if k.upper() not in ("VALUE", "TZID")}
-        comp[name] = _encoded(name, moment + step, params)
+        comp[name] = _encoded(name, at + step, params)
     _touch(comp, now)
     return cal
 
