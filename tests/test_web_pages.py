@@ -355,3 +355,20 @@ def test_bulk_close_with_one_bad_date_changes_nothing_and_gives_every_row_back(
     assert closed_one.next is not None
     assert closed_two.closed and closed_two.outcome == "Sent the brochure"
     assert closed_two.next is None
+
+
+def test_a_repeating_action_page_says_closing_closes_the_series(client, live):
+    text = "\r\n".join([
+        "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Apple Inc.//iCal//EN", "BEGIN:VEVENT",
+        "UID:review", "DTSTAMP:20261001T000000Z", "DTSTART:20261005T090000Z",
+        "SUMMARY:Pipeline review", "RRULE:FREQ=MONTHLY", "END:VEVENT", "END:VCALENDAR", ""])
+    path = live.calendar_path("alice") + "review.ics"
+    assert Client(live.base_url, "alice", PEOPLE["alice"]).put(path, text).status_code == 201
+    with client.application.app_context():
+        from web.calendar import page_url
+
+        url = page_url(path)
+    html = page(client, url)
+    assert 'class="repeats"' in html and "whole series" in html
+    french = client.get(url, headers={**basic(), "Accept-Language": "fr"})
+    assert "toute la série" in french.get_data(as_text=True)
