@@ -21,6 +21,7 @@ from server.store import Store, StoreError
 EXIT_USAGE = 2
 EXIT_FAILED = 1
 FIRST_USER = "sales"
+PASSWORD_ENV = "FOLLOWUP_PASSWORD"
 
 
 class CommandError(Exception):
@@ -33,6 +34,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "run", None):
         (getattr(args, "help_of", None) or parser).print_help()
         return EXIT_USAGE
+    if getattr(args, "needs_password", False) and args.password is None:
+        parser.exit(EXIT_USAGE, f"followup: give --password, or set {PASSWORD_ENV}\n")
     try:
         return args.run(args) or 0
     except BrokenPipeError:  # the reader (head, less) went away: nothing wrong with us
@@ -74,7 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     def account(p: argparse.ArgumentParser) -> None:
         p.add_argument("--url", required=True, help="server address, as printed by serve")
         p.add_argument("--user", required=True, help="your user name")
-        p.add_argument("--password", required=True, help="your password")
+        # From the environment too: a password on the command line shows in `ps` and in
+        # the shell's history.
+        p.add_argument("--password", default=os.environ.get(PASSWORD_ENV),
+                       help=f"your password (or set {PASSWORD_ENV})")
+        p.set_defaults(needs_password=True)
         p.add_argument("--calendar", help="calendar name (default: actions)")
 
     new = commands.add_parser("new", help="create an action")
@@ -101,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     def service(p: argparse.ArgumentParser) -> None:
         p.add_argument("--url", required=True, help="server address, as printed by serve")
         p.add_argument("--user", help="one account (default: every user, with --data)")
-        p.add_argument("--password", help="that account's password")
+        p.add_argument("--password", default=os.environ.get(PASSWORD_ENV),
+                       help=f"that account's password (or set {PASSWORD_ENV})")
         p.add_argument("--data", default="var", help="data folder, for the service account")
         p.add_argument("--calendar", help="calendar name (default: actions)")
 

@@ -210,3 +210,19 @@ def test_import_of_a_file_that_is_not_icalendar_fails(live, tmp_path, capsys):
     source.write_text("Call Jane on Monday\nSend the quote\n")
     assert main(["import", str(source), *account(live)]) == 1
     assert ".ics" in capsys.readouterr().out
+
+
+def test_password_from_the_environment_keeps_it_off_the_command_line(
+        live, alice, capsys, monkeypatch):
+    without = [a for a in account(live)]
+    at = without.index("--password")
+    monkeypatch.setenv("FOLLOWUP_PASSWORD", without[at + 1])
+    del without[at:at + 2]
+    assert main(["new", "Call from a script", *without]) == 0
+    capsys.readouterr()
+    assert main(["list", *without]) == 0
+    assert "Call from a script" in capsys.readouterr().out
+    monkeypatch.delenv("FOLLOWUP_PASSWORD")
+    with pytest.raises(SystemExit):
+        main(["list", *without])
+    assert "FOLLOWUP_PASSWORD" in capsys.readouterr().err
