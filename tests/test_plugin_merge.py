@@ -105,3 +105,23 @@ def test_plan_task_is_derived_and_linked():
     assert action.summary == "Plan the next step: Renewal" and action.previous == "m1"
     assert action.when == dt.date(2026, 12, 3) and action.links == {"opportunity": OPP}
     assert nextstep.rule_link(model.read(closed), ("account",)) is None
+
+
+def test_only_bodies_vobject_could_misread_are_reencoded():
+    from plugins.protect import needs_reencoding
+
+    def body(*lines: str) -> bytes:
+        return "\r\n".join(["BEGIN:VCALENDAR", "BEGIN:VTODO", *lines, "END:VTODO",
+                            "END:VCALENDAR", ""]).encode()
+
+    plain = body("UID:1", "SUMMARY:Call back", "DESCRIPTION:Budget\\, timing\\nNext week\\;",
+                 "URL;VALUE=URI:https://example.com/a?b=c", "X-FOLLOWUP-ACCOUNT;LABEL=AC",
+                 " ME:urn:followup:account:ACME", "SUMMARY:Écrire à Zoë 📞")
+    assert not needs_reencoding(plain)
+    for risky in ("LOCATION:12 rue de l'Exemple, Lyon", "X-FOO:a;b", "X-FOO:a\\:b",
+                  "X-FOO;EMPTY=:value", "X-FOO;LABEL=\"Foo, Inc.\":u", "CATEGORIES:a,b",
+                  "RRULE:FREQ=WEEKLY;BYDAY=MO", "SUMMARY:tab\x0bhere", "no colon at all",
+                  "LOCATION:a\\\\,b", "", "X-FOO:a,", "X-FO", " O:1,2"):
+        assert needs_reencoding(body("UID:1", risky)), risky
+    assert needs_reencoding(b"\xff\xfe")
+    assert needs_reencoding("\ufeffBEGIN:VCALENDAR\r\n".encode())
