@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from server import agenda, ical_import, model, users
+from server.sessions import SessionEnds
 from server.settings import DataDir
 from server.store import Store, StoreError
 
@@ -138,6 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_user_add(args) -> int:
     data = DataDir.at(args.data)
     password = users.set_password(data.users_file, args.name, args.password)
+    # A new password ends the sessions opened with the old one, on every device.
+    SessionEnds(data.sessions_file).end(args.name)
     from server import embedded
 
     embedded.ensure_calendars(embedded.radicale_config(data, "http://127.0.0.1:5232"),

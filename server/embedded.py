@@ -123,6 +123,7 @@ def build(data: DataDir, base_url: str, local_url: str, create_companion: Callab
         "BASE_URL": base_url,
         "TIMEZONE": timezone,
         "SESSION_COOKIE_SECURE": base_url.startswith("https://"),
+        "SESSIONS_FILE": str(data.sessions_file),
     })
     return request_log(dispatcher(radicale_app(configuration), companion))
 

@@ -5,6 +5,7 @@ Layout of the data folder (default ``var/``)::
     var/secret_key      signs page links and sessions (0600, made at first start)
     var/users           bcrypt htpasswd of the people who log in
     var/service         the companion's own CalDAV password (0600, made at first start)
+    var/sessions        when each user's page sessions were last ended (logout, new password)
     var/collections/    Radicale's storage
 """
 
@@ -74,6 +75,10 @@ class DataDir:
     @property
     def collections(self) -> Path:
         return self.root / "collections"
+
+    @property
+    def sessions_file(self) -> Path:
+        return self.root / "sessions"
 
     @property
     def rights_file(self) -> Path:

@@ -39,6 +39,7 @@ def app(live):
         "CALDAV_PASSWORD": password,
         "BASE_URL": live.base_url,
         "TIMEZONE": "Europe/Paris",
+        "SESSIONS_FILE": str(live.data.sessions_file),
     })
 
 

@@ -100,3 +100,53 @@ def test_the_limit_is_per_user_and_address_and_slides_with_time():
     attempts.failed("alice", "10.0.0.1")
     attempts.succeeded("alice", "10.0.0.1")
     assert not attempts.blocked("alice", "10.0.0.1")
+
+
+def _session_cookie(client) -> str:
+    return client.get_cookie("session").value
+
+
+def test_a_copied_session_cookie_stops_working_after_logout(client, app):
+    assert login(client, "alice", PEOPLE["alice"]).status_code == 303
+    copied = _session_cookie(client)
+    other_device = app.test_client()
+    assert login(other_device, "alice", PEOPLE["alice"]).status_code == 303
+    html = client.get("/week").get_data(as_text=True)
+    assert client.post("/logout", data={"csrf_token": csrf(html)}).status_code == 303
+    thief = app.test_client()
+    thief.set_cookie("session", copied)
+    assert thief.get("/week").status_code == 302  # the replayed cookie is refused
+    assert other_device.get("/week").status_code == 302  # logged out everywhere
+    assert login(client, "alice", PEOPLE["alice"]).status_code == 303  # a new login works
+    assert client.get("/week").status_code == 200
+
+
+def test_a_new_password_ends_the_sessions_opened_with_the_old_one(client, live, capsys):
+    from server.cli import main
+
+    assert login(client, "alice", PEOPLE["alice"]).status_code == 303
+    assert client.get("/week").status_code == 200
+    assert main(["user", "add", "bob", "--password", "bobs-new-one",
+                 "--data", str(live.data.root)]) == 0
+    assert client.get("/week").status_code == 200  # someone else's new password: no effect
+    assert main(["user", "add", "alice", "--password", "alices-new-one",
+                 "--data", str(live.data.root)]) == 0
+    assert client.get("/week").status_code == 302
+
+
+def test_session_ends_are_shared_through_their_file_and_kept_in_memory_without(tmp_path):
+    from server.sessions import SessionEnds
+
+    path = tmp_path / "sessions"
+    server, command_line = SessionEnds(path), SessionEnds(path)
+    assert server.valid("Alice", 1.0)
+    command_line.end("alice", at=100.0)
+    assert not server.valid("ALICE", 99.0) and not server.valid("alice", 100.0)
+    assert server.valid("alice", 100.5) and server.valid("bob", 1.0)
+    command_line.end("alice", at=50.0)  # an older moment never reopens sessions
+    assert not SessionEnds(path).valid("alice", 99.0)
+    path.write_text("not json")
+    assert SessionEnds(path).valid("alice", 1.0)
+    memory = SessionEnds()
+    memory.end("alice", at=10.0)
+    assert not memory.valid("alice", 9.0) and memory.valid("alice", 11.0)

@@ -27,6 +27,8 @@ DEFAULTS: dict[str, Any] = {
     "WTF_CSRF_TIME_LIMIT": None,  # a page left open on a phone all day must still work
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
+    # Where logouts and password changes are recorded (server/sessions.py); None: memory.
+    "SESSIONS_FILE": None,
     # Failed logins allowed per user name and address in LOGIN_WINDOW seconds.
     "LOGIN_ATTEMPTS": 5,
     "LOGIN_WINDOW": 60,

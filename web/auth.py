@@ -13,6 +13,7 @@ import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
+from pathlib import Path
 
 from flask import (
     Blueprint,
@@ -28,6 +29,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
+from server.sessions import SessionEnds
 from server.store import StoreError
 from web.calendar import make_store
 from web.i18n import safe_target
@@ -71,7 +73,24 @@ class Attempts:
 def init_app(app: Flask) -> None:
     app.extensions["followup_attempts"] = Attempts(int(app.config["LOGIN_ATTEMPTS"]),
                                                    float(app.config["LOGIN_WINDOW"]))
+    sessions_file = app.config.get("SESSIONS_FILE")
+    app.extensions["followup_session_ends"] = SessionEnds(
+        Path(sessions_file) if sessions_file else None)
     app.context_processor(lambda: {"user": current_user()})
+
+
+def _session_ends() -> SessionEnds:
+    return current_app.extensions["followup_session_ends"]
+
+
+def session_user() -> str | None:
+    """The user of the session cookie, unless they logged out or got a new password since
+    (a copy of an old cookie must not go on working)."""
+    user = session.get("user")
+    if user and not _session_ends().valid(user, float(session.get("since", 0))):
+        session.clear()
+        return None
+    return user
 
 
 def _attempts() -> Attempts:
@@ -108,7 +127,7 @@ def check(user: str, password: str) -> bool:
 
 
 def current_user() -> str | None:
-    return g.get("user") or session.get("user")
+    return g.get("user") or session_user()
 
 
 def _basic_user() -> str | None | bool:
@@ -135,7 +154,7 @@ def login_required(view: Callable) -> Callable:
         if basic is False:
             return (render_template("auth/denied.html"), 401,
                     {"WWW-Authenticate": 'Basic realm="followup", charset="UTF-8"'})
-        g.user = basic or session.get("user")
+        g.user = basic or session_user()
         if not g.user:
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
         return view(*args, **kwargs)
@@ -147,7 +166,7 @@ def login_required(view: Callable) -> Callable:
 def login() -> ResponseReturnValue:
     target = safe_target(request.values.get("next"), url_for("overdue.show"))
     if request.method == "GET":
-        if session.get("user"):
+        if session_user():
             return redirect(target)
         return render_template("auth/login.html", next=target, username="")
     user = request.form.get("username", "").strip()
@@ -164,10 +183,15 @@ def login() -> ResponseReturnValue:
             error=_("Wrong user name or password. Use the ones of your calendar account.")), 401
     session.clear()
     session["user"] = user
+    session["since"] = time.time()
     return redirect(target, code=303)
 
 
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
+    """Log out here and on every other device: each session of this user made so far ends."""
+    user = session_user()
+    if user:
+        _session_ends().end(user)
     session.clear()
     return redirect(url_for("auth.login"), code=303)
