@@ -177,8 +177,8 @@ def cmd_serve(args) -> int:
     if not users.names(data.users_file):
         password = users.set_password(data.users_file, FIRST_USER)
         print(f"First start: made user {FIRST_USER!r} with password {password}")
-        print("  (shown once; change it with: followup user add "
-              f"{FIRST_USER} --password NEW)")
+        print(f"  (shown once; change it with: {_me()} user add {FIRST_USER} "
+              f"--password NEW --data {args.data})")
     internal = embedded.InternalServer()
     app = embedded.build(data, base_url, internal.url, create_app, args.timezone,
                          args.radicale_config)
@@ -188,17 +188,24 @@ def cmd_serve(args) -> int:
     logging.getLogger("radicale").setLevel(logging.WARNING)  # our request log is the one line
     print(f"followup is running at {listening}/  (links point at {base_url}/)")
     print(f"CalDAV: {listening}{embedded.DAV_PREFIX}/  users: {', '.join(people)}")
+    data.remember_server_url(listening)
     previous = data.remember_base_url(base_url)
     if previous and previous != base_url:
         print(f"The last start wrote links to {previous}/. To rewrite those in existing "
               "items:\n"
-              f"  followup restamp --url {listening} --base-url {base_url} --data {args.data}")
+              f"  {_me()} restamp --url {listening} --base-url {base_url} --data {args.data}")
     print(f"Data in {data.root}. Stop with Ctrl+C.", flush=True)
     try:
         server.run()
     finally:
         internal.close()
     return 0
+
+
+def _me() -> str:
+    """This command as typed (.venv/bin/followup from `make run`), for commands we print."""
+    typed = sys.argv[0] if sys.argv and sys.argv[0] else "followup"
+    return typed if os.path.basename(typed) == "followup" else "followup"
 
 
 def _url_host(host: str) -> str:
@@ -322,8 +329,11 @@ def cmd_rotate_secret(args) -> int:
     data.rotate_secret_key()
     print(f"new secret written to {data.root / 'secret_key'}: every page link and session "
           "made so far no longer works.")
+    server = data.recorded("server_url") or "http://127.0.0.1:5232"
+    base_url = data.recorded("base_url")
+    public = f" --base-url {base_url}" if base_url and base_url != server else ""
     print("Now restart followup serve, then write the new links into every item with:")
-    print(f"  followup restamp --url http://127.0.0.1:5232 --data {args.data}")
+    print(f"  {_me()} restamp --url {server}{public} --data {args.data}")
     return 0
 
 

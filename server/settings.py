@@ -6,6 +6,7 @@ Layout of the data folder (default ``var/``)::
     var/users           bcrypt htpasswd of the people who log in
     var/service         the companion's own CalDAV password (0600, made at first start)
     var/sessions        when each user's page sessions were last ended (logout, new password)
+    var/server_url      where the last `followup serve` listened; var/base_url: its links
     var/collections/    Radicale's storage
 """
 
@@ -95,6 +96,17 @@ class DataDir:
 
     def service_password(self) -> str:
         return _secret_file(self.root / "service", 24)
+
+    def remember_server_url(self, url: str) -> None:
+        """Record where `followup serve` listens, for the commands it prints later."""
+        (self.root / "server_url").write_text(url + "\n")
+
+    def recorded(self, name: str) -> str | None:
+        """An address recorded by the last start (`server_url`, `base_url`), if any."""
+        try:
+            return (self.root / name).read_text().strip() or None
+        except FileNotFoundError:
+            return None
 
     def remember_base_url(self, base_url: str) -> str | None:
         """Record the address written into links; return the one recorded before, if any."""

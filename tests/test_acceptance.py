@@ -192,7 +192,20 @@ def test_serve_tells_how_to_rewrite_links_after_a_new_base_url(tmp_path):
     Served(data).stop()
     moved = Served(data, "--base-url", "https://crm.example.org")
     try:
-        assert "followup restamp" in moved.banner
+        assert f"{FOLLOWUP} restamp --url {moved.base}" in moved.banner  # pastes as printed
         assert "--base-url https://crm.example.org" in moved.banner
     finally:
         moved.stop()
+    rotated = run("rotate-secret", "--data", str(data))
+    assert rotated.returncode == 0, rotated.stderr
+    # The server's own port and public address, not a default one.
+    assert f"restamp --url {moved.base} --base-url https://crm.example.org " \
+        f"--data {data}" in rotated.stdout
+
+
+def test_first_start_hint_is_a_command_that_works_as_printed(tmp_path):
+    data = tmp_path / "elsewhere"
+    first = Served(data)
+    first.stop()
+    hint = re.search(r"change it with: (.*)\)", first.banner).group(1)
+    assert hint.startswith(f"{FOLLOWUP} user add sales --password NEW --data {data}")
