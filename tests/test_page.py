@@ -63,14 +63,17 @@ def test_token_for_a_missing_item_is_404(client, live):
     assert client.get(f"/a/{token}").status_code == 404
 
 
-def test_bad_date_says_what_to_write_and_changes_nothing(client, action, alice):
+@pytest.mark.parametrize("due", ["soon", "", "   "])
+def test_bad_or_missing_date_says_what_to_write_and_changes_nothing(client, action, alice,
+                                                                     due):
     stored, url = action
     html = client.get(url).get_data(as_text=True)
     response = client.post(url + "/close-and-create", data={
-        "csrf_token": csrf(html), "summary": "Next", "due": "soon", "kind": "call"})
+        "csrf_token": csrf(html), "summary": "Next", "due": due, "kind": "call"})
     assert response.status_code == 400
     assert "YYYY-MM-DD" in response.get_data(as_text=True)
     assert not alice.get(stored.path).action.closed
+    assert len(list(alice.list(stored.path.rsplit("/", 1)[0] + "/"))) == 1  # no next one
 
 
 def test_close_then_page_shows_closed_without_close_form(client, action, alice):

@@ -101,8 +101,13 @@ def read_next_form(suffix: str = "") -> tuple[dict[str, str], model.Moment | Non
     """The next action as typed in a close-and-create form; ActionError says what is wrong."""
     form = {name: request.form.get(name + suffix, "").strip()
             for name in ("summary", "due", "kind", "outcome")}  # all given back on an error
+    if not form["due"]:
+        # A next step with no date never shows as due or overdue: it would be forgotten,
+        # which is what this button is there to prevent.
+        raise model.ActionError(_("the next action needs a date: write YYYY-MM-DD, or "
+                                  "YYYY-MM-DDTHH:MM for a time"))
     try:
-        when = model.parse_due(form["due"], zone()) if form["due"] else None
+        when = model.parse_due(form["due"], zone())
     except model.ActionError:
         raise model.ActionError(_("%(value)s is not a date: write YYYY-MM-DD, or "
                                   "YYYY-MM-DDTHH:MM for a time", value=form["due"])) from None
