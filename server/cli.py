@@ -271,8 +271,8 @@ def _show(when: model.Moment | None, tz: dt.tzinfo) -> str:
 
 def cmd_import(args) -> int:
     try:
-        text = args.file.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = ical_import.decode(args.file.read_bytes())
+    except (OSError, ical_import.NotText) as exc:
         raise CommandError(f"cannot read {args.file}: {exc}") from exc
     store, calendar = _store(args)
     report = ical_import.run(store, calendar, text, progress=sys.stderr.isatty())

@@ -6,6 +6,7 @@ with its line number and the others are still imported.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import sys
 from collections import defaultdict
@@ -41,6 +42,27 @@ class Report:
         lines += [f"  skipped: {why}" for why in sorted(self.skipped, key=_line_number)]
         lines += [f"  failed: {why}" for why in sorted(self.failed, key=_line_number)]
         return "\n".join(lines)
+
+
+class NotText(ValueError):
+    """The file is not UTF-8 text; the message names the first line that is not."""
+
+
+def decode(data: bytes) -> str:
+    """The file's text, read as UTF-8 only.
+
+    Guessing another encoding could store wrong letters for good: the user is told which line
+    to fix instead.
+    """
+    data = data.removeprefix(codecs.BOM_UTF8)  # some Windows editors write one
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # Counted the way split() counts lines, so the number matches its messages; the "x"
+        # stands for the bad line (the prefix may end with a line break).
+        number = len((data[:exc.start].decode("utf-8") + "x").splitlines())
+        raise NotText(f"line {number} is not UTF-8 text: "
+                      "save the file as UTF-8 and import it again") from None
 
 
 # Components that only ever sit directly in a VCALENDAR: one of these starting inside another
@@ -132,21 +154,7 @@ def run(store: Store, calendar_path: str, text: str, progress: bool = False) -> 
     report = Report()
     blocks, problems = split(text)
     report.failed += problems
-    zones: dict[str, Block] = {}
-    items: dict[str, list[Block]] = defaultdict(list)
-    for block in blocks:
-        if block.name == "VTIMEZONE":
-            tzid = next((ln.split(":", 1)[1] for ln in block.lines
-                         if ln.upper().startswith("TZID")), "")
-            zones[tzid] = block
-        elif block.name in ACTION_COMPONENTS:
-            uid = next((ln.split(":", 1)[1].strip() for ln in block.lines
-                        if ln.upper().startswith("UID:")), "")
-            # No UID: one derived from the item's text, so a second import finds it again
-            # and two different items never share one.
-            items[uid or _content_uid(block)].append(block)
-        else:
-            report.skipped.append(f"line {block.first_line}: {block.name} is not an action")
+    zones, items = _group(blocks, report)
     if not blocks and not problems:
         report.failed.append("no VCALENDAR with tasks or events in it: is this an .ics file?")
     total = len(items)
@@ -178,6 +186,70 @@ def run(store: Store, calendar_path: str, text: str, progress: bool = False) -> 
     if progress and total:
         sys.stderr.write("\n")
     return report
+
+
+def _group(blocks: list[Block], report: Report) -> tuple[dict[str, Block],
+                                                       dict[str, list[Block]]]:
+    """The time zones by TZID, and the actions by UID: one calendar object each."""
+    zones: dict[str, Block] = {}
+    items: dict[str, list[Block]] = defaultdict(list)
+    masters: dict[str, Block] = {}
+    for block in blocks:
+        if block.name == "VTIMEZONE":
+            zones[_own(block, "TZID") or ""] = block
+        elif block.name in ACTION_COMPONENTS:
+            given = _own(block, "UID")
+            # No UID: one derived from the item's text, so a second import finds it again
+            # and two different items never share one.
+            uid = given or _content_uid(block)
+            # Overrides (RECURRENCE-ID) travel with their series; a second master with the
+            # same UID would make the server refuse the whole object, the first one too.
+            if _own(block, "RECURRENCE-ID") is None:
+                if uid in masters:
+                    report.skipped.append(_repeated(block, masters[uid], given))
+                    continue
+                masters[uid] = block
+            items[uid].append(block)
+        else:
+            report.skipped.append(f"line {block.first_line}: {block.name} is not an action")
+    return zones, items
+
+
+def _own(block: Block, name: str) -> str | None:
+    """The value of the block's own property `name` (unfolded), None if it has none.
+
+    Nested components are left out: a VALARM may carry a UID of its own (RFC 9074).
+    """
+    depth = 0
+    for line in _unfold(block.lines):
+        key, _, value = line.partition(":")
+        key = key.split(";", 1)[0].strip().upper()
+        if key == "BEGIN":
+            depth += 1
+        elif key == "END":
+            depth -= 1
+        elif depth == 1 and key == name:
+            return value.strip()
+    return None
+
+
+def _unfold(lines: list[str]) -> list[str]:
+    """Content lines with their folded continuations joined back (RFC 5545, 3.1)."""
+    joined: list[str] = []
+    for line in lines:
+        if line[:1] in (" ", "\t") and joined:
+            joined[-1] += line[1:]
+        else:
+            joined.append(line)
+    return joined
+
+
+def _repeated(block: Block, first: Block, uid: str | None) -> str:
+    where = f"line {block.first_line}"
+    if not uid:  # same text, no UID: a plain repeat (and the made-up UID means nothing)
+        return f"{where}: the same item as line {first.first_line}: skipped"
+    return (f"{where}: another item with UID {uid} (line {first.first_line}) came first: "
+            "skipped; give it its own UID to import it")
 
 
 def _content_uid(block: Block) -> str:

@@ -398,6 +398,8 @@ def _chain(exc: BaseException | None) -> Iterator[BaseException]:
 def item_path(calendar_path: str, uid: str) -> str:
     """Where followup puts a new item: its UID as the file name, made safe for a URL."""
     safe = "".join(c if c.isascii() and (c.isalnum() or c in "-_.@") else "_" for c in uid)
+    if safe.startswith("."):  # Radicale refuses such names (".hidden", "../x")
+        safe = "_" + safe[1:]
     if safe != uid or len(safe) > 120:
         # Two UIDs that clean up alike (x/1 and x_1) must not share a file.
         safe = f"{safe[:80]}-{hashlib.sha256(uid.encode()).hexdigest()[:12]}"

@@ -76,3 +76,64 @@ def test_huge_file_of_many_items(live, alice, tmp_path, capsys):
     assert "imported 40" in out, out
     assert model.read(alice.get(alice.actions_calendar() + "many-39.ics").cal).summary \
         == "Item 39"
+
+
+def _calendar(*components: str) -> str:
+    return "\n".join(["BEGIN:VCALENDAR", "VERSION:2.0", *components, "END:VCALENDAR", ""])
+
+
+def test_a_second_item_with_the_same_uid_is_skipped_not_the_first(live, alice, tmp_path,
+                                                                  capsys):
+    moved = ("BEGIN:VEVENT\nUID:series\nRECURRENCE-ID:20261208T100000Z\n"
+             "DTSTART:20261209T100000Z\nSUMMARY:Moved\nEND:VEVENT")
+    weekly = ("BEGIN:VEVENT\nUID:series\nDTSTART:20261201T100000Z\nRRULE:FREQ=WEEKLY\n"
+              "SUMMARY:Weekly\nEND:VEVENT")
+    no_uid = "BEGIN:VTODO\nSUMMARY:Twice the same\nEND:VTODO"
+    text = _calendar(GOOD.format(uid="imp-1", summary="First"),      # lines 3-7
+                     GOOD.format(uid="imp-1", summary="Second"),     # 8-12
+                     moved, weekly,                                  # 13-18, 19-24
+                     no_uid, no_uid)                                 # 25-27, 28-30
+    code, out = _import(live, tmp_path, capsys, text)
+    assert code == 0 and "imported 3, skipped 2, failed 0" in out, out
+    assert "line 8: another item with UID imp-1 (line 3) came first" in out
+    assert "line 28: the same item as line 25" in out and "import-" not in out
+    stored = {s.action.uid: s for s in alice.list(alice.actions_calendar())}
+    assert stored["imp-1"].action.summary == "First"
+    # A recurrence override still travels with its series, in one calendar object.
+    series = alice.get(alice.actions_calendar() + "series.ics").cal
+    assert sorted(str(c["SUMMARY"]) for c in series.walk("VEVENT")) == ["Moved", "Weekly"]
+
+
+def test_uids_starting_with_a_dot_import_under_a_safe_file_name(live, alice, tmp_path, capsys):
+    uids = ["../../../etc/passwd", ".hidden", "_hidden", "..\\..\\win", "."]
+    text = _calendar(*(GOOD.format(uid=uid, summary=f"S{n}") for n, uid in enumerate(uids)))
+    code, out = _import(live, tmp_path, capsys, text)
+    assert code == 0 and "imported 5" in out, out
+    calendar = alice.actions_calendar()
+    stored = {s.action.uid: s for s in alice.list(calendar)}
+    assert set(stored) == set(uids)  # the UIDs themselves are kept as written
+    for item in stored.values():
+        assert item.calendar_path == calendar
+        assert not item.href.startswith(".") and "\\" not in item.href, item.href
+    _, out = _import(live, tmp_path, capsys, text)  # found again, not doubled
+    assert "imported 0, skipped 5" in out, out
+
+
+def test_a_file_that_is_not_utf8_names_the_line(live, alice, tmp_path, capsys):
+    path = tmp_path / "latin1.ics"
+    path.write_bytes(_calendar(GOOD.format(uid="r1", summary="Réunion")).encode("latin-1"))
+    code = cli.main(["import", str(path), "--url", live.base_url, "--user", "alice",
+                     "--password", PEOPLE["alice"]])
+    err = capsys.readouterr().err.strip()
+    assert code == cli.EXIT_FAILED
+    assert err.count("\n") == 0 and "codec" not in err, err
+    assert "line 6 is not UTF-8 text: save the file as UTF-8" in err, err
+    assert list(alice.list(alice.actions_calendar())) == []
+
+
+def test_a_utf8_file_with_a_byte_order_mark_imports(live, alice, tmp_path, capsys):
+    path = tmp_path / "bom.ics"
+    path.write_bytes(_calendar(GOOD.format(uid="r1", summary="Réunion")).encode("utf-8-sig"))
+    assert cli.main(["import", str(path), "--url", live.base_url, "--user", "alice",
+                     "--password", PEOPLE["alice"]]) == 0
+    assert [s.action.summary for s in alice.list(alice.actions_calendar())] == ["Réunion"]
