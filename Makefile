@@ -28,8 +28,9 @@ messages: $(INSTALLED)
 	$(BIN)/pybabel update -i web/translations/messages.pot -d web/translations \
 		--width 100 --ignore-obsolete
 
+# More serve options through ARGS, e.g. make run ARGS="--port 5300 --base-url https://crm.example.org"
 run: $(INSTALLED) translations
-	$(BIN)/followup serve --data var --radicale-config config/radicale.ini
+	$(BIN)/followup serve --data var --radicale-config config/radicale.ini $(ARGS)
 
 # Rewrites docs/screenshots/*.png from the browser test (needs chromium).
 screenshots: $(INSTALLED) translations

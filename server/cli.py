@@ -252,7 +252,8 @@ def cmd_list(args) -> int:
     rows.sort(key=lambda a: agenda.sort_key(a.when))
     for action in rows:
         when = _show(action.when, tz)
-        links = ", ".join(f"{k}: {link.label}" for k, link in action.links.items())
+        links = ", ".join(f"{k}: {' '.join(link.label.split())}"
+                          for k, link in action.links.items())
         summary = " ".join(action.summary.split())  # one line per action, whatever was typed
         print(f"{when:<17} {action.kind:<8} {summary}" + (f"  [{links}]" if links else ""))
     if not rows:

@@ -65,7 +65,7 @@ class Store:
     def __init__(self, url: str, username: str | None, password: str | None,
                  tokens: PageTokens | None = None, base_url: str | None = None,
                  timeout: int = 30) -> None:
-        if "://" not in url:
+        if not url.lower().startswith(("http://", "https://")):
             raise StoreError(f"{url!r} is not a server address: write it with http:// or "
                              "https:// in front, e.g. http://127.0.0.1:5232")
         self.url = url if url.endswith("/") else url + "/"

@@ -51,7 +51,8 @@ def set_password(path: Path, name: str, password: str | None = None,
                  allow_service: bool = False) -> str:
     """Add the user or change their password; returns the password (generated if not given)."""
     if not NAME_PATTERN.match(name):
-        raise UserError(f"{name!r} is not a usable name: use letters, digits and . _ @ -")
+        raise UserError(f"{name!r} is not a usable name: use letters without accents, digits "
+                        "and . _ @ - (elodie, not élodie)")
     if name == SERVICE_USER and not allow_service:
         raise UserError(f"{name!r} is reserved for the companion: choose another name")
     if password is not None and not password:

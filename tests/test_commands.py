@@ -188,9 +188,23 @@ def test_names_that_differ_only_by_case_are_refused(tmp_path, capsys):
     assert "already a user 'alice'" in capsys.readouterr().err
 
 
-def test_an_address_without_scheme_says_how_to_write_it(capsys):
-    assert main(["list", "--url", "127.0.0.1:5232", "--user", "a", "--password", "b"]) == 1
-    assert "http://" in capsys.readouterr().err
+@pytest.mark.parametrize("url", ["127.0.0.1:5232", "ftp://127.0.0.1:5232"])
+def test_an_address_without_http_says_how_to_write_it(capsys, url):
+    assert main(["list", "--url", url, "--user", "a", "--password", "b"]) == 1
+    assert "write it with http:// or https://" in capsys.readouterr().err
+
+
+def test_an_accented_user_name_is_refused_with_what_to_write(tmp_path, capsys):
+    assert main(["user", "add", "ÉLODIE", "--data", str(tmp_path)]) == 1
+    assert "without accents" in capsys.readouterr().err
+
+
+def test_list_keeps_one_line_per_action_with_a_newline_in_a_link(live, alice, capsys):
+    assert main(["new", "Call", *account(live), "--contact", "Jane\nDoe"]) == 0
+    capsys.readouterr()
+    assert main(["list", *account(live)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "contact: Jane Doe" in out
 
 
 def test_command_groups_print_their_own_help(capsys):
