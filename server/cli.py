@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--radicale-config", type=Path,
                        help="a Radicale configuration file to apply under ours")
     serve.add_argument("--timezone", help="zone for times typed on pages (default: TZ or UTC)")
+    serve.add_argument("--trusted-proxies", type=int, default=0, metavar="N",
+                       help="proxies in front that set X-Forwarded-For (behind one TLS "
+                       "proxy: 1); default 0, trust no such header")
     serve.set_defaults(run=cmd_serve)
 
     def account(p: argparse.ArgumentParser) -> None:
@@ -181,7 +184,7 @@ def cmd_serve(args) -> int:
               f"--password NEW --data {args.data})")
     internal = embedded.InternalServer()
     app = embedded.build(data, base_url, internal.url, create_app, args.timezone,
-                         args.radicale_config)
+                         args.radicale_config, trusted_proxies=args.trusted_proxies)
     internal.start(app)
     people = users.names(data.users_file)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")

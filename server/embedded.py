@@ -102,7 +102,7 @@ def ensure_calendars(configuration, users: Iterable[str]) -> None:
 
 def build(data: DataDir, base_url: str, local_url: str, create_companion: Callable,
           timezone: str | None = None, extra_config: Path | None = None,
-          strict: bool = True) -> Callable:
+          strict: bool = True, trusted_proxies: int = 0) -> Callable:
     """The whole product as one WSGI app, for `followup serve` and the tests.
 
     `local_url` is where this server itself is reached (the companion's CalDAV requests go
@@ -124,6 +124,7 @@ def build(data: DataDir, base_url: str, local_url: str, create_companion: Callab
         "TIMEZONE": timezone,
         "SESSION_COOKIE_SECURE": base_url.startswith("https://"),
         "SESSIONS_FILE": str(data.sessions_file),
+        "TRUSTED_PROXIES": trusted_proxies,
     })
     return request_log(dispatcher(radicale_app(configuration), companion))
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from server import model
 from server.store import Store
 from tests.conftest import PEOPLE
@@ -150,3 +152,26 @@ def test_session_ends_are_shared_through_their_file_and_kept_in_memory_without(t
     memory = SessionEnds()
     memory.end("alice", at=10.0)
     assert not memory.valid("alice", 9.0) and memory.valid("alice", 11.0)
+
+
+@pytest.mark.parametrize("proxies", [0, 1])
+def test_behind_a_trusted_proxy_the_limit_counts_the_clients_address(live, proxies):
+    from web import create_app
+
+    user, password = live.service
+    app = create_app({"TESTING": True, "SECRET_KEY": live.secret_key,
+                      "CALDAV_URL": live.dav_url, "CALDAV_USER": user,
+                      "CALDAV_PASSWORD": password, "BASE_URL": "https://crm.example.org",
+                      "TRUSTED_PROXIES": proxies})
+    app.extensions["followup_attempts"] = Attempts(1, 60)
+    client = app.test_client()
+    # Everyone reaches the server through the proxy, from 127.0.0.1.
+    guesser = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+    alice = {"X-Forwarded-For": "198.51.100.7", "X-Forwarded-Proto": "https"}
+    assert client.get("/overdue", headers={**basic("alice"), **guesser,
+                                           "Authorization": "Basic YWxpY2U6Z3Vlc3M="}
+                      ).status_code == 401
+    answer = client.get("/overdue", headers={**basic("alice"), **alice})
+    # Trusted: the guesser's address is blocked, not alice's. Not trusted: the header is
+    # anyone's to write, so it cannot open a new allowance (both come from the proxy).
+    assert answer.status_code == (200 if proxies else 429)

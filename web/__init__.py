@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Flask, Response
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 csrf = CSRFProtect()
 
@@ -27,6 +28,9 @@ DEFAULTS: dict[str, Any] = {
     "WTF_CSRF_TIME_LIMIT": None,  # a page left open on a phone all day must still work
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
+    # Proxies in front that set X-Forwarded-For/-Proto (a TLS proxy: 1). 0 trusts no such
+    # header: anyone could write one, e.g. to dodge the login limit with made-up addresses.
+    "TRUSTED_PROXIES": 0,
     # Where logouts and password changes are recorded (server/sessions.py); None: memory.
     "SESSIONS_FILE": None,
     # Failed logins allowed per user name and address in LOGIN_WINDOW seconds.
@@ -68,6 +72,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.after_request(_security_headers)
     app.register_error_handler(404, _not_found)
     app.register_error_handler(CSRFError, _form_expired)
+    proxies = int(app.config["TRUSTED_PROXIES"])
+    if proxies:  # behind a proxy every request comes from it: take the client's address
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     return app
 
 
