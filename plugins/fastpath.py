@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 
-from plugins.index import scan
 from server import model
 
 _FOLD = re.compile(r"\r?\n[ \t]")
@@ -31,11 +30,12 @@ def nothing_to_do(text: str, old_text: str, page_url: str) -> bool:
     one); every line of ours in the stored version is still there verbatim; both
     versions open (no completion to normalise); no RELATED-TO (no RELTYPE to check); the
     repairs have nothing to do (DTSTAMP present, a VTIMEZONE for each TZID, no DTSTART
-    beside DUE in a task); no done mark typed in a summary.
+    beside DUE in a task); no done mark typed in a summary. Both versions open is read off
+    the lines: any completion mark anywhere sends the update down the full path.
     """
-    new = _lines(text)
+    new, old = _lines(text), _lines(old_text)
     new_set = set(new)
-    if any(x.startswith(OURS) and x not in new_set for x in _lines(old_text)):
+    if any(x.startswith(OURS) and x not in new_set for x in old):
         return False
     if not any(x.startswith(model.PROP_PAGE) and x.endswith(":" + page_url) for x in new):
         return False
@@ -49,4 +49,19 @@ def nothing_to_do(text: str, old_text: str, page_url: str) -> bool:
     zones = {m.group(1) for x in new for m in _TZID.finditer(x.split(":", 1)[0] + ":")}
     if any(f"TZID:{zone}" not in new_set for zone in zones):
         return False
-    return scan(text, "").open and scan(old_text, "").open
+    return not _any_done_mark(new) and not _any_done_mark(old)
+
+
+def _any_done_mark(lines: list[str]) -> bool:
+    """Any line, in any component, that could say "done" (doubt: the full path decides)."""
+    for line in lines:
+        name, _, value = line.partition(":")
+        name = name.split(";", 1)[0].upper()
+        if name in ("COMPLETED", model.PROP_CLOSED):
+            return True
+        if name == "STATUS" and value.strip().upper() == "COMPLETED":
+            return True
+        if name == "PERCENT-COMPLETE" and not (value.strip().isdigit()
+                                               and int(value.strip()) < 100):
+            return True
+    return False

@@ -109,6 +109,16 @@ def test_fast_path_needs_every_line_of_ours():
     assert not fastpath.nothing_to_do(ticked, stored, page)
     assert not fastpath.nothing_to_do(
         stored.replace("END:VTODO", "RELATED-TO:x\r\nEND:VTODO"), stored, page)
+    for mark in ("PERCENT-COMPLETE:100", "COMPLETED:20261201T090000Z", "PERCENT-COMPLETE:x"):
+        assert not fastpath.nothing_to_do(
+            stored.replace("END:VTODO", f"{mark}\r\nEND:VTODO"), stored, page), mark
+    assert fastpath.nothing_to_do(
+        stored.replace("END:VTODO", "PERCENT-COMPLETE:40\r\nEND:VTODO"), stored, page)
+    # A moved occurrence ticked on its own: the full path decides, not the line test.
+    override = stored.replace("END:VCALENDAR", "BEGIN:VTODO\r\nUID:f1\r\n"
+                              "RECURRENCE-ID:20261208T090000Z\r\nDTSTAMP:20261201T090000Z\r\n"
+                              "STATUS:COMPLETED\r\nEND:VTODO\r\nEND:VCALENDAR")
+    assert not fastpath.nothing_to_do(override, stored, page)
 
 
 def test_journal_entries_are_protected_too(dav):
