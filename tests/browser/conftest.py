@@ -20,7 +20,7 @@ def chromium_path() -> str | None:
 def browser():
     path = chromium_path()
     if path is None:
-        if os.environ.get("CI"):
+        if os.environ.get("CI") or os.environ.get("FOLLOWUP_REQUIRE_CHROMIUM"):
             pytest.fail("chromium is missing: .ci/run installs Debian's chromium package")
         pytest.skip("no chromium here: apt-get install chromium (CI installs it)")
     from playwright.sync_api import sync_playwright
