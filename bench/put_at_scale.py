@@ -9,7 +9,9 @@ For each storage (stock ``multifilesystem``; ``plugins.storage``) and each size,
 is pre-filled by writing N .ics files straight into its folder and loading Radicale's item
 cache once, then a real Radicale (waitress on 127.0.0.1, HTTP/1.1 keep-alive, htpasswd
 login cached) answers: new-item PUTs (If-None-Match: *) and update PUTs (If-Match, the
-summary changed). It prints a Markdown table for docs/PERFORMANCE.md.
+summary changed). The plugins side runs as `followup serve` runs it: the storage plugin and
+the protect filter in front of Radicale (plugins/protect.py). It prints a Markdown table for
+docs/PERFORMANCE.md.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import radicale.config  # noqa: E402
 import radicale.storage  # noqa: E402
 import waitress  # noqa: E402
 
+from plugins.protect import protect_input  # noqa: E402
 from server import model  # noqa: E402
 from server.tokens import PageTokens  # noqa: E402
 
@@ -106,6 +109,9 @@ def prefill(config, size: int) -> list[str]:
 class Server:
     def __init__(self, config) -> None:
         app = radicale.Application(config)
+        if config.get("storage", "type") == "plugins.storage":
+            # As `followup serve` runs it: the protect filter in front of Radicale.
+            app = protect_input(app)
         self.server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
         self.port = self.server.effective_port
         threading.Thread(target=self.server.run, daemon=True).start()
@@ -131,6 +137,9 @@ class Server:
 
     def close(self) -> None:
         self.conn.close()
+        # Let the worker threads finish first: closing the trigger under a running task
+        # makes waitress print an OSError traceback.
+        self.server.task_dispatcher.shutdown()
         self.server.close()
 
 
@@ -161,7 +170,9 @@ def measure(size: int) -> dict[str, dict[str, float]]:
                     for kind in kinds:
                         server, href = servers[kind], hrefs[kind][n]
                         _, etag, text = server.request("GET", href)
-                        body = re.sub(r"SUMMARY:[^\r\n]*", f"SUMMARY:Called ({which} {n})",
+                        # An escaped comma, as clients write one in a title.
+                        body = re.sub(r"SUMMARY:[^\r\n]*",
+                                      f"SUMMARY:Called\\\\, left a message ({which} {n})",
                                       text.decode())
                         times[kind][which].append(server.put(href, body, {"If-Match": etag}))
         finally:
