@@ -173,7 +173,8 @@ def cmd_serve(args) -> int:
     try:
         server = waitress.create_server(lambda environ, start: app(environ, start),
                                         host=args.host, port=args.port, threads=16,
-                                        ident="followup")
+                                        ident="followup",
+                                        **embedded.waitress_options(args.trusted_proxies))
     except OSError as exc:
         raise CommandError(f"cannot listen on {args.host}:{args.port} ({exc.strerror}): is "
                            "followup already running? Choose another port with --port") from exc
@@ -184,7 +185,7 @@ def cmd_serve(args) -> int:
               f"--password NEW --data {args.data})")
     internal = embedded.InternalServer()
     app = embedded.build(data, base_url, internal.url, create_app, args.timezone,
-                         args.radicale_config, trusted_proxies=args.trusted_proxies)
+                         args.radicale_config)
     internal.start(app)
     people = users.names(data.users_file)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")

@@ -8,6 +8,8 @@ finds its calendars); everything else is the companion.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 import re
 import time
@@ -15,6 +17,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from server import users
+from server.attempts import Attempts
 from server.settings import ACTIONS_CALENDAR, SERVICE_USER, DataDir
 
 DAV_PREFIX = "/dav"
@@ -22,6 +25,9 @@ COMPANION_METHODS = frozenset({"GET", "HEAD", "POST"})
 # A page token after /a/, also when a log prints an item's text folded at 75 octets.
 TOKEN_IN_TEXT = re.compile(r"/a/(?:[A-Za-z0-9_.~%\-]|\r?\n[ \t])+")
 log = logging.getLogger("followup.http")
+# Set on requests that came in through the InternalServer (the companion's own calls).
+INTERNAL = "followup.internal"
+LOGIN_ATTEMPTS, LOGIN_WINDOW = 5, 60.0
 
 # Owners read and write their own calendars; the companion's account reaches every calendar
 # because a page link, not a login, is what lets a person close an action from a phone.
@@ -102,11 +108,12 @@ def ensure_calendars(configuration, users: Iterable[str]) -> None:
 
 def build(data: DataDir, base_url: str, local_url: str, create_companion: Callable,
           timezone: str | None = None, extra_config: Path | None = None,
-          strict: bool = True, trusted_proxies: int = 0) -> Callable:
+          strict: bool = True) -> Callable:
     """The whole product as one WSGI app, for `followup serve` and the tests.
 
     `local_url` is where this server itself is reached (the companion's CalDAV requests go
     there); `create_companion` is ``web.create_app``, passed in so ``server/`` needs no Flask.
+    Proxy headers are waitress's job here (`waitress_options`), for both sides at once.
     """
     install_log_redaction()
     people = users.names(data.users_file)
@@ -124,9 +131,71 @@ def build(data: DataDir, base_url: str, local_url: str, create_companion: Callab
         "TIMEZONE": timezone,
         "SESSION_COOKIE_SECURE": base_url.startswith("https://"),
         "SESSIONS_FILE": str(data.sessions_file),
-        "TRUSTED_PROXIES": trusted_proxies,
     })
-    return request_log(dispatcher(radicale_app(configuration), companion))
+    # One allowance of failed logins for the pages and CalDAV: same passwords, same count.
+    attempts = Attempts(LOGIN_ATTEMPTS, LOGIN_WINDOW)
+    companion.extensions["followup_attempts"] = attempts
+    return request_log(dispatcher(limit_logins(radicale_app(configuration), attempts),
+                                  companion))
+
+
+def waitress_options(trusted_proxies: int) -> dict:
+    """waitress settings for the public listener.
+
+    waitress drops X-Forwarded-* headers unless told to trust them, so behind a TLS proxy
+    (`--trusted-proxies N`) it takes the visitor's address and scheme from the last N hops;
+    without it a header anyone can write is never believed.
+    """
+    if trusted_proxies <= 0:
+        return {}
+    return {"trusted_proxy": "*", "trusted_proxy_count": trusted_proxies,
+            "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"}}
+
+
+def basic_user(authorization: str) -> str | None:
+    """The user name of an HTTP Basic Authorization header, or None."""
+    scheme, _, encoded = authorization.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        return None
+    return decoded.partition(":")[0]
+
+
+def limit_logins(wsgi: Callable, attempts: Attempts) -> Callable:
+    """Refuse CalDAV logins of a user name that failed too often from this address.
+
+    Radicale's own delay (one second per failed login) slows a guesser down but never stops
+    one; this counts Radicale's 401s in the same allowance as the pages' login form. The
+    companion's own requests (INTERNAL) are counted by the companion itself.
+    """
+
+    def app(environ, start_response):
+        user = basic_user(environ.get("HTTP_AUTHORIZATION", ""))
+        if user is None or environ.get(INTERNAL):
+            return wsgi(environ, start_response)
+        address = environ.get("REMOTE_ADDR") or "-"
+        if attempts.blocked(user, address):
+            body = b"Too many failed logins for this user: wait a minute, then try again.\n"
+            start_response("429 Too Many Requests", [
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Content-Length", str(len(body))),
+                ("Retry-After", str(int(attempts.window)))])
+            return [body]
+
+        def counting(status, headers, exc_info=None):
+            code = status.split(" ", 1)[0]
+            if code == "401":
+                attempts.failed(user, address)
+            elif code.startswith(("2", "3")):
+                attempts.succeeded(user, address)
+            return start_response(status, headers, exc_info)
+
+        return wsgi(environ, counting)
+
+    return app
 
 
 class InternalServer:
@@ -150,6 +219,7 @@ class InternalServer:
         if self.app is None:
             start_response("503 Service Unavailable", [("Content-Length", "0")])
             return [b""]
+        environ[INTERNAL] = True
         return self.app(environ, start_response)
 
     def start(self, app: Callable) -> InternalServer:

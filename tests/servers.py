@@ -18,14 +18,15 @@ from web import create_app
 
 class LiveServer:
     def __init__(self, root: Path, people: dict[str, str], timezone: str | None = None,
-                 extra_config: Path | None = None) -> None:
+                 extra_config: Path | None = None, trusted_proxies: int = 0) -> None:
         self.data = DataDir.at(root)
         self.people = people
         for name, password in people.items():
             users.set_password(self.data.users_file, name, password)
         self._app = None
         self._server = waitress.create_server(self._dispatch, host="127.0.0.1", port=0,
-                                              threads=8)
+                                              threads=8,
+                                              **embedded.waitress_options(trusted_proxies))
         self.port = self._server.effective_port
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.dav_url = f"{self.base_url}{embedded.DAV_PREFIX}/"

@@ -7,10 +7,10 @@ import datetime as dt
 import pytest
 
 from server import model
+from server.attempts import Attempts
 from server.store import Store
 from tests.conftest import PEOPLE
 from tests.test_web_pages import add, basic, csrf, page, today
-from web.auth import Attempts
 
 
 def login(client, user: str, password: str):
@@ -175,3 +175,54 @@ def test_behind_a_trusted_proxy_the_limit_counts_the_clients_address(live, proxi
     # Trusted: the guesser's address is blocked, not alice's. Not trusted: the header is
     # anyone's to write, so it cannot open a new allowance (both come from the proxy).
     assert answer.status_code == (200 if proxies else 429)
+
+
+def _get(url: str, user: str, password: str, headers: dict | None = None,
+         method: str = "GET") -> int:
+    """The status of one real HTTP request (urllib raises on 4xx: keep the code)."""
+    import base64
+    import urllib.error
+    import urllib.request
+
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    request = urllib.request.Request(url, method=method, headers={
+        "Authorization": f"Basic {token}", "Depth": "0", **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+@pytest.mark.parametrize("proxies", [0, 1])
+def test_the_real_server_counts_the_visitor_behind_a_trusted_proxy(tmp_path, proxies):
+    """Through waitress, as `followup serve --trusted-proxies 1` runs (waitress itself drops
+    X-Forwarded-For unless told to trust it)."""
+    from tests.servers import LiveServer
+
+    server = LiveServer(tmp_path / "var", PEOPLE, trusted_proxies=proxies).start()
+    try:
+        guesser, visitor = {"X-Forwarded-For": "203.0.113.9"}, {"X-Forwarded-For": "198.51.100.7"}
+        overdue = f"{server.base_url}/overdue"
+        for _ in range(5):
+            assert _get(overdue, "alice", "guess", guesser) == 401
+        assert _get(overdue, "alice", PEOPLE["alice"], guesser) == 429
+        # Trusted: only the guesser's address is blocked. Not trusted: the header is anyone's
+        # to write, so both seem to come from 127.0.0.1 and alice waits the minute too.
+        assert _get(overdue, "alice", PEOPLE["alice"], visitor) == (200 if proxies else 429)
+    finally:
+        server.stop()
+
+
+def test_caldav_logins_count_in_the_same_allowance_as_the_pages(live):
+    """Guessing over CalDAV is limited too, and both doors share one count of five."""
+    calendar, overdue = live.calendar_url("alice"), f"{live.base_url}/overdue"
+    for _ in range(3):
+        assert _get(overdue, "alice", "guess") == 401
+    for _ in range(2):
+        assert _get(calendar, "alice", "guess", method="PROPFIND") == 401
+    assert _get(calendar, "alice", PEOPLE["alice"], method="PROPFIND") == 429
+    assert _get(overdue, "alice", PEOPLE["alice"]) == 429
+    # Another user is not blocked, and pages still work through the companion's own calls.
+    assert _get(live.calendar_url("bob"), "bob", PEOPLE["bob"], method="PROPFIND") == 207
+    assert _get(overdue, "bob", PEOPLE["bob"]) == 200

@@ -3,15 +3,13 @@
 The password is checked by a real CalDAV request made as that user; then the session cookie
 remembers the user name only (never the password). The same pages accept HTTP Basic auth,
 checked the same way on each request, for scripts. Failed attempts are limited per user name
-and address (LOGIN_ATTEMPTS in LOGIN_WINDOW seconds, kept in memory).
+and address (LOGIN_ATTEMPTS in LOGIN_WINDOW seconds, kept in memory: server/attempts.py).
 """
 
 from __future__ import annotations
 
 import functools
-import threading
 import time
-from collections import defaultdict, deque
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,48 +27,17 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
+from server.attempts import Attempts
 from server.sessions import SessionEnds
 from server.store import StoreError
 from web.calendar import make_store
 from web.i18n import safe_target
 
 bp = Blueprint("auth", __name__)
-MAX_TRACKED = 10_000
-
-
-class Attempts:
-    """Failed logins per (user, address) in a sliding window; thread-safe, in memory."""
-
-    def __init__(self, limit: int, window: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.limit, self.window, self.clock = limit, window, clock
-        self._failures: dict[tuple[str, str], deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
-
-    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
-        failures = self._failures[key]
-        while failures and failures[0] <= now - self.window:
-            failures.popleft()
-        return failures
-
-    def blocked(self, user: str, address: str) -> bool:
-        with self._lock:
-            return len(self._recent((user.casefold(), address), self.clock())) >= self.limit
-
-    def failed(self, user: str, address: str) -> None:
-        with self._lock:
-            now = self.clock()
-            self._recent((user.casefold(), address), now).append(now)
-            if len(self._failures) > MAX_TRACKED:  # many names tried: forget the stale ones
-                for key in [k for k in self._failures if not self._recent(k, now)]:
-                    del self._failures[key]
-
-    def succeeded(self, user: str, address: str) -> None:
-        with self._lock:
-            self._failures.pop((user.casefold(), address), None)
 
 
 def init_app(app: Flask) -> None:
+    # `followup serve` replaces this with the one its CalDAV side counts in too.
     app.extensions["followup_attempts"] = Attempts(int(app.config["LOGIN_ATTEMPTS"]),
                                                    float(app.config["LOGIN_WINDOW"]))
     sessions_file = app.config.get("SESSIONS_FILE")
