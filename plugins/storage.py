@@ -136,6 +136,10 @@ class Collection(multifilesystem.Collection):
         old = self._get(href, verify_href=False)
         new_item, change = self._storage.prepare_upload(self.path, href, item, old)
         rawbody.forget()
+        if change == merge.TICKED:
+            # The planning task is written first, then the ticked action pointing at it:
+            # stopped in between, the client's retry finds the task and links it.
+            new_item = self._storage.next_step(self, href, new_item)
         if new_item is not item and (old is None or new_item.etag != old.etag):
             rawbody.mark_changed()  # the client's copy lacks what we added: no ETag for it
         uploaded, replaced = super().upload(href, new_item)
@@ -148,8 +152,6 @@ class Collection(multifilesystem.Collection):
                     index.put(href, scan(uploaded.serialize(), uploaded.uid))
             except Exception as exc:
                 logger.warning("followup: could not index %s/%s: %s", self.path, href, exc)
-        if change == merge.TICKED:
-            self._storage.next_step(self, href, uploaded)
         return uploaded, replaced
 
     def delete(self, href: str | None = None) -> None:
@@ -319,30 +321,52 @@ class Storage(multifilesystem.Storage):
 
     # -- the next-step rule --------------------------------------------------------------------
 
-    def next_step(self, collection: Collection, href: str, closed: radicale_item.Item) -> None:
+    def next_step(self, collection: Collection, href: str,
+                  closed: radicale_item.Item) -> radicale_item.Item:
         """After a tick in a client: one planning task if no open action remains.
 
-        followup's own closes (page, command line) write X-FOLLOWUP-CLOSED and do not come
-        here: the page offers "Close and create next" and plans the next step itself."""
+        Returns the ticked item to store: pointing at the task (X-FOLLOWUP-NEXT), so that
+        its page shows the next step as planned and offers no second one. followup's own
+        closes (page, command line) write X-FOLLOWUP-CLOSED and do not come here: the page
+        offers "Close and create next" and plans the next step itself."""
         if not self.rule_on:
-            return
+            return closed
         try:
             cal = model.parse(closed.serialize())
-            link = nextstep.rule_link(model.read(cal), self.rule_kinds)
-            if link is None:
-                return
+            action = model.read(cal)
+            link = nextstep.rule_link(action, self.rule_kinds)
+            if link is None or self._chain_goes_on(collection, action):
+                return closed
             index = collection._index()
-            uid = nextstep.plan_uid(model.read(cal).uid)
-            if index.has_uid(uid) or index.open_with_link(link.uri, except_href=href):
-                return
-            task = nextstep.plan_task(cal, link, dt.date.today(), closed_href=href)
+            uid = nextstep.plan_uid(action.uid)
             plan_href = f"{uid}.ics"
-            item = radicale_item.Item(collection_path=collection.path,
-                                      text=model.to_text(task))
-            item.prepare()
-            # Same collection, same write lock: the task goes through our own upload, so it
-            # is stamped with its page link and indexed.
-            collection.upload(plan_href, item)
+            if not index.has_uid(uid):
+                if index.open_with_link(link.uri, except_href=href):
+                    return closed
+                task = nextstep.plan_task(cal, link, dt.date.today(), closed_href=href)
+                item = radicale_item.Item(collection_path=collection.path,
+                                          text=model.to_text(task))
+                item.prepare()
+                # Same collection, same write lock: the task goes through our own upload,
+                # so it is stamped with its page link and indexed.
+                collection.upload(plan_href, item)
+            if action.next == uid:
+                return closed
+            linked = radicale_item.Item(collection_path=collection.path, text=model.to_text(
+                model.link_next(cal, uid, plan_href)))
+            linked.prepare()
+            return linked
         except Exception as exc:
             logger.warning("followup: next-step rule failed after %s/%s: %s",
                            collection.path, href, exc)
+            return closed
+
+    @staticmethod
+    def _chain_goes_on(collection: Collection, action: model.Action) -> bool:
+        """The action already has a next one that exists: the chain goes on from there."""
+        if not action.next:
+            return False
+        try:
+            return collection._index().has_uid(action.next)
+        except Exception:
+            return False

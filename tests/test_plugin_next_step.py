@@ -113,6 +113,10 @@ def test_closing_the_last_open_action_makes_one_plan_task(dav):
     assert action.links == {"opportunity": OPP, "account": ACCOUNT}
     assert action.previous == "a2" and action.page and action.page.startswith(dav.base_url)
     assert str(model.main_component(plan)["URL"]) == action.page
+    # The ticked action points at it, so its page shows the next step as planned.
+    ticked = dav.cal("a2.ics")
+    assert model.read(ticked).next == action.uid and model.read(ticked).closed
+    assert model.chain_href(ticked, "next") == plans[0]
     # A second tick (un-tick, tick again) and a retry of the same upload make no other.
     _client_edit(dav, "a2.ics", ["STATUS:NEEDS-ACTION"], drop=("STATUS", "COMPLETED",
                                                                "PERCENT-COMPLETE"))
@@ -142,3 +146,30 @@ def test_action_without_watched_link_makes_none(dav):
     _create(dav, "a1", links=(ACCOUNT,))
     _client_edit(dav, "a1.ics", ["STATUS:COMPLETED"], drop=("STATUS",))
     assert _plans(dav) == []
+
+
+def test_page_of_an_action_ticked_in_a_client_shows_the_plan_task(live, alice):
+    """Ticked in a client, then the page: one next step, whatever form is submitted."""
+    import requests
+
+    from server.tokens import PageTokens
+    from tests.pages import Page
+
+    cal = model.new("Send the quote", "email", dt.date(2026, 12, 1), (OPP,), uid="tick-1")
+    stored = alice.new_action(live.calendar_path("alice"), cal)
+    url = f"{live.base_url}/a/{PageTokens(live.secret_key).make(stored.path)}"
+    stale = Page.open(url)  # a form shown before the tick
+    now = alice.get(stored.path)
+    text = model.to_text(now.cal).replace("END:VTODO", "PERCENT-COMPLETE:100\r\nEND:VTODO")
+    answer = requests.put(f"{live.base_url}{stored.path}", data=text.encode(), timeout=30,
+                          auth=("alice", "alice-password"),
+                          headers={"If-Match": now.etag, "Content-Type": "text/calendar"})
+    assert answer.status_code == 204
+    planned = nextstep.plan_uid("tick-1")
+    assert alice.get(stored.path).action.next == planned
+    fresh = Page.open(url)
+    assert "Plan the next step: Renewal 2027" in fresh.html
+    assert not fresh.has_form("close-and-create")
+    assert stale.submit("close-and-create", summary="A second next step").status_code == 303
+    uids = [s.action.uid for s in alice.list(live.calendar_path("alice"))]
+    assert sorted(uids) == sorted(["tick-1", planned])
