@@ -249,11 +249,23 @@ def dispatcher(radicale_wsgi: Callable, companion_wsgi: Callable) -> Callable:
                 path == "/" and method not in COMPANION_METHODS):
             environ = dict(environ)
             environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + DAV_PREFIX
-            environ["PATH_INFO"] = path[len(DAV_PREFIX):] if path != "/" else "/"
+            environ["PATH_INFO"] = utf8_path(path[len(DAV_PREFIX):] if path != "/" else "/")
             return radicale_wsgi(environ, start_response)
         return companion_wsgi(environ, start_response)
 
     return app
+
+
+def utf8_path(path_info: str) -> str:
+    """PATH_INFO as Radicale's own server hands it over: UTF-8, not WSGI's Latin-1.
+
+    A WSGI server gives the decoded path's bytes as Latin-1 characters, so a client's
+    ``été.ics`` would be stored as ``Ã©tÃ©.ics`` and listed under another href than the one
+    it was PUT to. Radicale's built-in server decodes the path as UTF-8; so do we."""
+    try:
+        return path_info.encode("latin-1").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # already text beyond Latin-1: a server that decoded it
+        return path_info
 
 
 def redact(text: str) -> str:

@@ -13,7 +13,7 @@ import hashlib
 import posixpath
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit
 from xml.etree import ElementTree
 
 import caldav
@@ -83,13 +83,18 @@ class Store:
 
     # -- plumbing ------------------------------------------------------------------------------
 
-    def _abs(self, path: str) -> str:
-        return urljoin(self.url, path)
+    def url_of(self, path: str) -> str:
+        """The URL of a path as followup keeps paths: decoded, the server's own name for the
+        item (what a listing, a page token or the plugin gives). It is encoded here, once:
+        sent as it is, a name holding ``%2F`` would be decoded a second time by the server
+        and lead into another user's calendar; ``#``, ``?`` or ``é`` would name another
+        item or the calendar itself."""
+        return urljoin(self.url, quote(checked_path(path), safe="/@"))
 
     def _request(self, method: str, path: str, body: str = "",
                  headers: dict[str, str] | None = None):
         try:
-            response = self.client.request(self._abs(path), method, body, headers or {})
+            response = self.client.request(self.url_of(path), method, body, headers or {})
         except Exception as exc:
             raise self._explain(exc, f"{method} {path}") from exc
         if response.status == 401:
@@ -114,11 +119,16 @@ class Store:
     # -- reading -------------------------------------------------------------------------------
 
     def get(self, path: str) -> Stored:
+        if path.endswith("/"):
+            raise NotFound(f"{path} is a collection, not one item")
         response = self._request("GET", path)
         if response.status in (400, 404):  # 400: a path the server cannot even hold
             raise NotFound(f"no item at {path}")
         if response.status != 200:
             raise StoreError(f"GET {path} answered {response.status}")
+        if "attachment" in (response.headers.get("Content-Disposition") or "").lower():
+            # Radicale answers a GET on a calendar with all of it, as a file to save.
+            raise NotFound(f"{path} is a calendar, not one item")
         cal = model.parse(response._raw)
         uids = {str(c.get("UID")) for c in cal.subcomponents if c.name in ("VTODO", "VEVENT")}
         if len(uids) > 1:
@@ -148,13 +158,13 @@ class Store:
                              "or create one in your calendar client")
         wanted = name or "actions"
         for calendar in calendars:
-            path = urlsplit(str(calendar.url)).path
+            path = unquote(urlsplit(str(calendar.url)).path)
             if path.rstrip("/").rsplit("/", 1)[-1] == wanted or (
                     calendar.get_display_name() == wanted):
                 return path
         if name:
             raise StoreError(f"no calendar called {name!r} in this account")
-        return urlsplit(str(calendars[0].url)).path
+        return unquote(urlsplit(str(calendars[0].url)).path)
 
     def collection_tag(self, calendar_path: str) -> str | None:
         """A tag that changes whenever anything in the calendar changes (its CTag, sync-token
@@ -196,7 +206,7 @@ class Store:
 
     def list(self, calendar_path: str) -> Iterator[Stored]:
         """Every action in the calendar (tasks and events, open and closed)."""
-        calendar = caldav.Calendar(client=self.client, url=self._abs(calendar_path))
+        calendar = caldav.Calendar(client=self.client, url=self.url_of(calendar_path))
         try:
             found = (calendar.search(todo=True, include_completed=True)
                      + calendar.search(event=True))
@@ -377,6 +387,17 @@ def _with_outcome(cal: icalendar.Calendar, outcome: str,
         comp.pop(name, None)
         comp.add(name, value)
     return cal
+
+
+def checked_path(path: str) -> str:
+    """`path` if it names a place plainly: no `.` or `..` segment, no control character.
+
+    Such a path may come from a page token or a client's file name; NotFound otherwise."""
+    segments = path.split("/")
+    if any(s in (".", "..") for s in segments) or any(ord(c) < 32 or c == "\x7f"
+                                                     for c in path):
+        raise NotFound(f"{path!r} is not a plain path")
+    return path
 
 
 def _plain_name(href: str) -> bool:

@@ -440,3 +440,85 @@ def test_chain_hints_cannot_reach_another_users_item(live, hop):
     session.close()
     assert tokens.make(theirs.path) not in answer.headers.get("Location", "")
     assert not bob.get(theirs.path).action.closed
+
+
+PLAIN = """BEGIN:VCALENDAR\r
+VERSION:2.0\r
+PRODID:-//client//EN\r
+BEGIN:VTODO\r
+UID:{uid}\r
+DTSTAMP:20200101T000000Z\r
+DUE:20200101T100000Z\r
+SUMMARY:{summary}\r
+END:VTODO\r
+END:VCALENDAR\r
+"""
+
+
+def _page_link_of(live, user: str, wire_name: str) -> str:
+    """The page link the plugin stamped into the item PUT at `wire_name` (as sent)."""
+    text = requests.get(f"{live.calendar_url(user)}{wire_name}", auth=(user, PEOPLE[user]),
+                        timeout=30).text
+    return str(model.read(model.parse(text)).page)
+
+
+def _close_from(link: str) -> requests.Response:
+    session = requests.Session()
+    page = session.get(link, timeout=30)
+    answer = session.post(f"{link}/close", timeout=30, allow_redirects=False,
+                          data={"csrf_token": CSRF.search(page.text).group(1)})
+    session.close()
+    return answer
+
+
+@pytest.mark.parametrize("target", ["{bob_file}", ""])
+def test_a_file_name_decoded_twice_never_leads_into_another_calendar(live, target):
+    """alice names a file of hers ``y%2F..%2F..%2F..%2Fbob%2Factions%2F<bob's file>``
+    (or his calendar): its page link must open her item, and Close must close hers."""
+    from server.store import Store
+
+    bob = Store(live.base_url, "bob", PEOPLE["bob"])
+    theirs = bob.new_action(bob.actions_calendar(), model.new("Bob private", "call"))
+    hop = "y%252F..%252F..%252F..%252Fbob%252Factions" + (
+        "%252F" + target.format(bob_file=theirs.href) if target else "")
+    assert _put(live, "alice", hop, PLAIN.format(uid="innocent-1", summary="innocent")) == 201
+    link = _page_link_of(live, "alice", hop)
+    page = requests.get(link, timeout=30)
+    assert page.status_code == 200
+    assert "innocent" in page.text and "Bob private" not in page.text
+    assert _close_from(link).status_code == 303
+    assert not bob.get(theirs.path).action.closed
+    mine = requests.get(f"{live.calendar_url('alice')}{hop}", auth=("alice", PEOPLE["alice"]),
+                        timeout=30).text
+    assert model.read(model.parse(mine)).closed
+    listed = requests.get(f"{live.base_url}/overdue", auth=("alice", PEOPLE["alice"]),
+                          timeout=30)
+    assert listed.status_code == 200 and "Bob private" not in listed.text
+
+
+@pytest.mark.parametrize("wire_name", ["a%23b.ics", "%C3%A9t%C3%A9%201.ics",
+                                       "p%2525.ics"])
+def test_odd_file_names_get_links_to_themselves(live, alice, wire_name):
+    """``#``, ``?``, non-ASCII and ``%`` in a client's file name: the link opens that item
+    and no other, and the server lists it under the name it was PUT to."""
+    from urllib.parse import unquote
+
+    assert _put(live, "alice", "a.ics", PLAIN.format(uid="other-a", summary="other")) == 201
+    assert _put(live, "alice", wire_name, PLAIN.format(uid="odd-1", summary="odd one")) == 201
+    link = _page_link_of(live, "alice", wire_name)
+    page = requests.get(link, timeout=30)
+    assert page.status_code == 200 and "odd one" in page.text
+    assert _close_from(link).status_code == 303
+    calendar = live.calendar_path("alice")
+    hrefs = set(alice.etags(calendar))
+    assert calendar + unquote(wire_name) in hrefs
+    assert alice.get(calendar + unquote(wire_name)).action.closed
+    assert not alice.get(calendar + "a.ics").action.closed
+
+
+def test_a_token_naming_a_calendar_is_not_an_action(live, alice):
+    """A calendar with one item answers GET with that item: still not a page."""
+    _action(alice)
+    tokens = PageTokens(live.secret_key)
+    for path in (live.calendar_path("alice"), live.calendar_path("alice").rstrip("/")):
+        assert _get(live, tokens.make(path)).status_code == 404

@@ -59,10 +59,11 @@ def zone() -> dt.tzinfo:
 
 
 def home_path(user: str) -> str:
-    """The URL path of the collection that holds `user`'s calendars, e.g. /dav/alice/."""
+    """The path of the collection that holds `user`'s calendars, e.g. /dav/alice/ (decoded,
+    as every path the store gives is)."""
     cfg = current_app.config
     relative = cfg["CALDAV_HOME"].format(user=quote(user, safe="@"))
-    path = urlsplit(urljoin(cfg["CALDAV_URL"], relative)).path
+    path = unquote(urlsplit(urljoin(cfg["CALDAV_URL"], relative)).path)
     return path if path.endswith("/") else path + "/"
 
 
@@ -83,7 +84,7 @@ def user_calendars(user: str) -> list[str]:
     account = user_store()
     home = home_path(user)
     try:
-        found = caldav.CalendarSet(client=account.client, url=urljoin(account.url, home))
+        found = caldav.CalendarSet(client=account.client, url=account.url_of(home))
         paths = [unquote(urlsplit(str(cal.url)).path) for cal in found.calendars()]
     except NotFoundError:
         return []  # no calendar yet: nothing to show
