@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from server import agenda, model, recurrence
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -78,9 +80,9 @@ def test_a_repeating_task_shows_on_its_due_days():
 
 
 def test_a_rule_gone_wild_is_cut_and_a_broken_one_is_a_one_off():
-    wild = [x if not x.startswith("RRULE") else "RRULE:FREQ=MINUTELY" for x in WEEKLY]
-    found = recurrence.occurrences(client_item(*wild).action, dt.date(2026, 12, 1),
-                                   dt.date(2026, 12, 7), PARIS)
+    hourly = [x if not x.startswith("RRULE") else "RRULE:FREQ=HOURLY" for x in WEEKLY]
+    found = recurrence.occurrences(client_item(*hourly).action, dt.date(2026, 10, 5),
+                                   dt.date(2026, 10, 11), PARIS)
     assert len(found) == recurrence.MAX_PER_WINDOW
     broken = [x if not x.startswith("RRULE") else "RRULE:FREQ=SOMETIMES" for x in WEEKLY]
     action = client_item(*broken).action
@@ -89,8 +91,45 @@ def test_a_rule_gone_wild_is_cut_and_a_broken_one_is_a_one_off():
     assert recurrence.occurrences(action, dt.date(2026, 12, 1), dt.date(2026, 12, 7)) == []
 
 
+@pytest.mark.parametrize(("rule", "ever_expanded"), [
+    ("FREQ=SECONDLY", False), ("FREQ=MINUTELY", False), ("FREQ=HOURLY", True),
+    ("FREQ=DAILY;BYHOUR=0,1,2,3,4,5,6,7,8,9", True),
+    ("FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30", False),
+    ("FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=30;COUNT=5", False),
+    ("FREQ=MONTHLY;BYDAY=MO;BYSETPOS=6", False)])
+def test_a_rule_that_would_take_forever_to_walk_shows_once_at_its_first_time(
+        rule, ever_expanded):
+    """Walking FREQ=SECONDLY from 2020 to this week is 200 million steps, and a rule that
+    never happens (30 February) is looked for until the year 9999: a page would never
+    answer. Such a series shows once, at its first time, and is not "still going on"."""
+    old = [x.replace("20261005", "20200106") if x.startswith(("DTSTART", "DTEND")) else x
+           for x in WEEKLY]
+    lines = [x if not x.startswith("RRULE") else f"RRULE:{rule}" for x in old]
+    action = client_item(*lines).action
+    assert recurrence.occurrences(action, dt.date(2026, 11, 30), dt.date(2026, 12, 6),
+                                  PARIS) == []
+    # Near its start an hourly rule is a short walk and is expanded (cut at 50 a week).
+    first_week = recurrence.occurrences(action, dt.date(2020, 1, 6), dt.date(2020, 1, 12),
+                                        PARIS)
+    assert len(first_week) == recurrence.MAX_PER_WINDOW if ever_expanded else \
+        first_week == [action]
+    assert not recurrence.repeats_after(action, NOW)
+
+
 def test_a_one_off_is_itself():
     one = client_item(*[x for x in WEEKLY if not x.startswith("RRULE")]).action
     assert one.series is None
     assert recurrence.occurrences(one, dt.date(2026, 10, 5), dt.date(2026, 10, 5), PARIS) == [
         one]
+
+
+@pytest.mark.parametrize("rule", ["FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30",
+                                  "FREQ=MONTHLY;BYDAY=MO;BYSETPOS=6", "FREQ=DAILY;BYSETPOS=2"])
+def test_a_rule_that_never_happens_again_is_stopped_not_walked_to_the_year_9999(rule):
+    lines = [x if not x.startswith("RRULE") else f"RRULE:{rule}" for x in WEEKLY]
+    series = client_item(*lines).action.series
+    start = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    with pytest.raises(recurrence.TooCostly):
+        recurrence.bounded(series, lambda: recurrence._times(series, start, start))
+    with pytest.raises(recurrence.TooCostly):  # and remembered: the next page pays nothing
+        recurrence.bounded(series, lambda: [])
