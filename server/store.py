@@ -289,12 +289,15 @@ class Store:
         Order of writes: (1) create the successor at a path derived from the predecessor's UID
         and `generation` (If-None-Match: *), (2) close the predecessor pointing at it
         (If-Match). A retry after (1) finds the successor already there and only does (2);
-        a predecessor that already points at a successor is answered with that one.
+        a predecessor that already points at a successor (one that points back) is answered
+        with that one.
         """
         stored = self.get(path)
         action = stored.action
         if action.next:
-            existing = self._find_next(stored)
+            # Only a successor that points back counts: a NEXT copied into another item by a
+            # calendar app's "duplicate" names an action of someone else's chain.
+            existing = self.successor(stored)
             if existing is not None:
                 # The job was done before (a retry, a double click). If someone reopened the
                 # action since, close it again; the successor stays the one it names.
@@ -313,7 +316,7 @@ class Store:
             current = self.get(path)
             if current.action.next and current.action.next != next_uid:
                 # Someone else closed it with another successor first: ours is an orphan.
-                other = self._find_next(current)
+                other = self.successor(current)
                 if other is not None:
                     self._delete_quietly(created)
                     return current, other
@@ -325,10 +328,6 @@ class Store:
             except Conflict:
                 continue
         raise Conflict(f"{path} keeps changing on the server: try again in a moment")
-
-    def _find_next(self, stored: Stored) -> Stored | None:
-        return self._chained(stored, stored.action.next,
-                             model.chain_href(stored.cal, "next"))
 
     def _chained(self, stored: Stored, uid: str | None, href: str | None) -> Stored | None:
         """The item `uid` of the chain, looked up in the same calendar only.
@@ -353,10 +352,29 @@ class Store:
         except StoreError:
             pass  # a leftover successor is found and linked by `followup repair`
 
+    def successor(self, stored: Stored) -> Stored | None:
+        """The action that follows `stored`: the item its NEXT names, if that item's PREVIOUS
+        names `stored` back. A NEXT without the back pointer is stale (an item copied in a
+        calendar app keeps the original's NEXT): `stored` then has no next action."""
+        found = self._chained(stored, stored.action.next, model.chain_href(stored.cal, "next"))
+        if found is None or found.action.previous != stored.action.uid:
+            return None
+        return found
+
+    def predecessor(self, stored: Stored) -> Stored | None:
+        """The action `stored` follows: the item its PREVIOUS names, unless that item names
+        another successor (then `stored` is a copy of that successor, not a step of the
+        chain). A predecessor with no NEXT counts: the next-step rule and a close-and-create
+        that stopped half way leave only the back pointer."""
+        found = self._chained(stored, stored.action.previous,
+                              model.chain_href(stored.cal, "previous"))
+        if found is None or found.action.next not in (None, stored.action.uid):
+            return None
+        return found
+
     def neighbour(self, stored: Stored, which: str) -> Stored | None:
-        """The previous or next action in the chain, if it can be found."""
-        uid = stored.action.previous if which == "previous" else stored.action.next
-        return self._chained(stored, uid, model.chain_href(stored.cal, which))
+        """The previous or next action in the chain ("previous" or "next"), if consistent."""
+        return self.predecessor(stored) if which == "previous" else self.successor(stored)
 
 
 def _with_outcome(cal: icalendar.Calendar, outcome: str,

@@ -58,7 +58,9 @@ def suggestion(action: model.Action) -> dict[str, str]:
 def render_action(stored: Stored, error: str = "", form: dict | None = None,
                   status: int = 200) -> ResponseReturnValue:
     action = stored.action
-    chain = {which: store().neighbour(stored, which) for which in ("previous", "next")}
+    # Only consistent neighbours: a NEXT or PREVIOUS copied with the item names an action
+    # of another chain, which must neither be offered here nor block Close and create next.
+    chain = {"previous": store().predecessor(stored), "next": store().successor(stored)}
     return render_template(
         "actions/page.html", action=action, stored=stored, error=error,
         form=form or suggestion(action), kinds=model.KINDS, kind_labels=KIND_LABELS,
@@ -183,10 +185,8 @@ def postpone(token: str) -> ResponseReturnValue:
 def reopen(token: str) -> ResponseReturnValue:
     """Undo a close; the successor it made is deleted only if the user asks (and it is open)."""
     stored = load(token)
-    successor = store().neighbour(stored, "next")
-    # Only an action made as this one's next (it points back) may be deleted from here.
-    remove = (request.form.get("successor") == "delete" and successor is not None
-              and successor.action.previous == stored.action.uid)
+    successor = store().successor(stored)  # it points back: made as this one's next
+    remove = request.form.get("successor") == "delete" and successor is not None
     if remove and successor.action.closed:
         return render_action(stored, _("The next action is already closed, so it stays. "
                                        "Choose to keep it."), status=400)
