@@ -119,3 +119,14 @@ def test_repair_finishes_a_half_done_close_of_a_copy(live, alice):
     copy = alice.get(copy_path)
     assert copy.action.closed and alice.successor(copy).path == made[0].path
     assert alice.find(theirs.path) is not None
+
+
+def test_a_copy_of_a_successor_does_not_show_the_originals_previous_action(client, live,
+                                                                           alice):
+    closed, successor = closed_chain(live, alice)
+    copy_path = copied(live, alice, successor.path, uid="copy-of-the-offer")
+    assert alice.get(copy_path).action.previous == closed.action.uid
+    html = client.get(page_of(live, copy_path)).get_data(as_text=True)
+    assert "Call the buyer" not in html  # that action's next one is the original
+    html = client.get(page_of(live, successor.path)).get_data(as_text=True)
+    assert "Call the buyer" in html  # the original still shows where it comes from
