@@ -143,3 +143,51 @@ def test_control_characters_typed_on_the_page_are_not_stored(client, action, ali
     text = model.to_text(alice.get(stored.path).cal)
     assert not model.CONTROL_CHARACTERS.search(text)
     assert list(alice.list(live.calendar_path("alice")))  # the calendar still lists
+
+
+def form_fields(html: str, data_action: str) -> dict[str, str]:
+    """The hidden and checked fields a browser would send with that form."""
+    from html import unescape
+
+    body = re.search(r'<form[^>]*data-action="' + data_action + r'"[^>]*>(.*?)</form>', html,
+                     re.S).group(1)
+    return {unescape(name): unescape(value) for name, value in re.findall(
+        r'<input type="hidden" name="([^"]+)" value="([^"]*)"', body)}
+
+
+def test_undo_keeps_a_next_action_edited_since_the_page_was_shown(client, live, alice):
+    stored = alice.new_action(live.calendar_path("alice"),
+                              model.new("Meet the buyer", "meeting", dt.date(2026, 12, 1)))
+    _, successor = alice.close_and_create(stored.path, "Send the minutes", dt.date(2026, 12, 2))
+    url = f"/a/{PageTokens(live.secret_key).make(stored.path)}"
+    html = client.get(url).get_data(as_text=True)
+    # Meanwhile, in a calendar app, someone writes the minutes into the next action.
+    alice.modify(successor.path, lambda cal: _described(cal, "Minutes: they sign in March"))
+    response = client.post(url + "/reopen", data={**form_fields(html, "reopen"),
+                                                  "successor": "delete"})
+    assert response.status_code == 303
+    kept = alice.find(successor.path)
+    assert kept is not None and "they sign in March" in kept.action.description
+    assert not alice.get(stored.path).action.closed  # reopened all the same
+    html = client.get(url).get_data(as_text=True)
+    assert "The next action was changed since" in html and "it was kept" in html
+
+
+def test_undo_deletes_an_unchanged_next_action(client, live, alice):
+    stored = alice.new_action(live.calendar_path("alice"),
+                              model.new("Meet the buyer", "meeting", dt.date(2026, 12, 1)))
+    _, successor = alice.close_and_create(stored.path, "Send the minutes", dt.date(2026, 12, 2))
+    url = f"/a/{PageTokens(live.secret_key).make(stored.path)}"
+    html = client.get(url).get_data(as_text=True)
+    response = client.post(url + "/reopen", data={**form_fields(html, "reopen"),
+                                                  "successor": "delete"})
+    assert response.status_code == 303
+    assert alice.find(successor.path) is None
+    assert alice.get(stored.path).action.next is None
+
+
+def _described(cal, text):
+    comp = model.main_component(cal)
+    comp.pop("DESCRIPTION", None)
+    comp.add("DESCRIPTION", text)
+    return cal

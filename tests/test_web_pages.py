@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import re
+from html import unescape
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -165,8 +166,9 @@ def test_undo_of_close_and_create_can_delete_the_successor(client, live, alice):
                       r'<s>Meet the buyer</s>', html).group(1)
     html = page(client, token)
     assert "Send the minutes" in html and 'value="delete"' in html
-    response = client.post(token + "/reopen", headers=basic(),
-                           data={"csrf_token": csrf(html), "successor": "delete"})
+    etag = unescape(re.search(r'name="successor_etag" value="([^"]+)"', html).group(1))
+    response = client.post(token + "/reopen", headers=basic(), data={
+        "csrf_token": csrf(html), "successor": "delete", "successor_etag": etag})
     assert response.status_code == 303
     assert alice.find(successor.path) is None
     again = alice.get(item.path).action

@@ -8,6 +8,7 @@ post here too, with `back` saying which page to return to.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -183,23 +184,40 @@ def postpone(token: str) -> ResponseReturnValue:
 
 @bp.post("/<token>/reopen")
 def reopen(token: str) -> ResponseReturnValue:
-    """Undo a close; the successor it made is deleted only if the user asks (and it is open)."""
+    """Undo a close; the successor it made is deleted only if the user asks, it is open, and
+    it is still the version the page showed."""
     stored = load(token)
     successor = store().successor(stored)  # it points back: made as this one's next
     remove = request.form.get("successor") == "delete" and successor is not None
     if remove and successor.action.closed:
         return render_action(stored, _("The next action is already closed, so it stays. "
                                        "Choose to keep it."), status=400)
+    deleted = remove and _delete_as_shown(successor, request.form.get("successor_etag", ""))
     try:
-        if remove:
-            store().delete(successor)
+        if deleted:
             store().modify(stored.path, lambda cal: model.unlink_next(model.reopen(cal)))
         else:
             store().modify(stored.path, model.reopen)
     except Conflict:
         return render_action(stored, str(CONFLICT), status=409)
     flash(_("Reopened: %(summary)s", summary=stored.action.summary))
+    if remove and not deleted:
+        flash(_("The next action was changed since this page was shown; it was kept: "
+                "%(summary)s.", summary=successor.action.summary))
     return _done(token)
+
+
+def _delete_as_shown(successor: Stored, shown_etag: str) -> bool:
+    """Delete the successor if it is still the version the form showed (If-Match on its
+    ETag then). An edit made since in a calendar app (notes, a new date) must not be lost
+    by a click on a page that never showed it."""
+    if not shown_etag:
+        return False  # a form without the ETag cannot say what was shown: keep it
+    try:
+        store().delete(dataclasses.replace(successor, etag=shown_etag))
+    except Conflict:
+        return False
+    return True
 
 
 def _int(text: str | None) -> int | None:
