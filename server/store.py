@@ -37,6 +37,15 @@ class Conflict(StoreError):
     """Someone else changed the item first and re-applying did not settle it."""
 
 
+class AlreadyClosed(StoreError):
+    """A close with an outcome note found the action closed with another note (two tabs, a
+    stale page): the first close wins, nothing is written."""
+
+    def __init__(self, path: str, outcome: str) -> None:
+        super().__init__(f"{path} was already closed with another outcome")
+        self.outcome = outcome
+
+
 @dataclass
 class Stored:
     """One calendar object as the server holds it."""
@@ -277,8 +286,18 @@ class Store:
         return self.create(item_path(calendar_path, uid), cal)
 
     def close(self, path: str, outcome: str = "", now: dt.datetime | None = None) -> Stored:
-        return self.modify(path, lambda cal: _with_outcome(model.close(cal, now, outcome),
-                                                           outcome, now))
+        """Close the action with its outcome note. Closing a closed action again changes
+        nothing, except that a note it lacks is added (someone ticked it in a calendar app
+        while the page was open); AlreadyClosed if it has another note."""
+        outcome = model.clean_text(outcome).strip()
+
+        def change(cal: icalendar.Calendar) -> icalendar.Calendar:
+            action = model.read(cal)
+            if action.closed and outcome and action.outcome not in ("", outcome):
+                raise AlreadyClosed(path, action.outcome)
+            return model.add_outcome(model.close(cal, now, outcome), outcome, now)
+
+        return self.modify(path, change)
 
     def close_and_create(self, path: str, summary: str, when: model.Moment | None,
                          kind: str | None = None, generation: int | None = None,
@@ -302,7 +321,10 @@ class Store:
                 # The job was done before (a retry, a double click). If someone reopened the
                 # action since, close it again; the successor stays the one it names.
                 if not action.closed:
-                    stored = self.close(path, outcome, now)
+                    try:
+                        stored = self.close(path, outcome, now)
+                    except AlreadyClosed:  # closed again meanwhile, with its own note
+                        stored = self.get(path)
                 return stored, existing
         successor = model.successor(stored.cal, summary, when, kind, stored.href,
                                     generation, now)
@@ -321,7 +343,8 @@ class Store:
                     self._delete_quietly(created)
                     return current, other
             try:
-                closed = self.update(current, _with_outcome(model.close_and_link(
+                # Closed meanwhile by someone else: their note stays, a missing one is added.
+                closed = self.update(current, model.add_outcome(model.close_and_link(
                     current.cal, next_uid, posixpath.basename(next_path), now, outcome),
                     outcome, now))
                 return closed, created
@@ -375,26 +398,6 @@ class Store:
     def neighbour(self, stored: Stored, which: str) -> Stored | None:
         """The previous or next action in the chain ("previous" or "next"), if consistent."""
         return self.predecessor(stored) if which == "previous" else self.successor(stored)
-
-
-def _with_outcome(cal: icalendar.Calendar, outcome: str,
-                  now: dt.datetime | None) -> icalendar.Calendar:
-    """Keep the outcome typed on the page even when someone else closed the action first.
-
-    ``model.close`` writes nothing on an already closed action, so after a 412 and a re-read
-    (another click, a client ticking the task) the note would otherwise be lost.
-    """
-    outcome = outcome.strip()
-    comp = model.main_component(cal)
-    if not outcome or comp is None or str(comp.get(model.PROP_OUTCOME, "")) == outcome:
-        return cal
-    sequence = min(model.read(cal).sequence + 1, model.MAX_INTEGER)
-    stamp = now or model.utcnow()
-    for name, value in ((model.PROP_OUTCOME, outcome), ("SEQUENCE", sequence),
-                        ("DTSTAMP", stamp), ("LAST-MODIFIED", stamp)):
-        comp.pop(name, None)
-        comp.add(name, value)
-    return cal
 
 
 def _plain_name(href: str) -> bool:

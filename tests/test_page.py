@@ -191,3 +191,55 @@ def _described(cal, text):
     comp.pop("DESCRIPTION", None)
     comp.add("DESCRIPTION", text)
     return cal
+
+
+def outcome_in_both_places(cal) -> tuple[str, list[str]]:
+    """The outcome property, and the outcome lines of the description."""
+    action = model.read(cal)
+    description = str(model.main_component(cal).get("DESCRIPTION", ""))
+    return action.outcome, [line for line in description.split("\n")
+                            if line.startswith(model.OUTCOME_LINE_PREFIX)]
+
+
+def test_a_second_close_with_another_outcome_is_refused_and_both_places_agree(
+        client, action, alice):
+    """Two tabs: the first Close wins; the second says so and gives back what was typed."""
+    stored, url = action
+    html = client.get(url).get_data(as_text=True)
+    assert client.post(url + "/close", data={"csrf_token": csrf(html),
+                                             "outcome": "first"}).status_code == 303
+    response = client.post(url + "/close", data={"csrf_token": csrf(html),
+                                                 "outcome": "second"})
+    assert response.status_code == 409
+    page = response.get_data(as_text=True)
+    assert "already closed" in page and "second" in page  # nothing typed is lost
+    assert outcome_in_both_places(alice.get(stored.path).cal) == ("first", ["Outcome: first"])
+    # The same outcome again (a double click) is no conflict.
+    assert client.post(url + "/close", data={"csrf_token": csrf(html),
+                                             "outcome": "first"}).status_code == 303
+
+
+def test_an_outcome_for_an_action_closed_elsewhere_goes_in_both_places(client, action, alice):
+    stored, url = action
+    html = client.get(url).get_data(as_text=True)
+    alice.close(stored.path)  # ticked in a calendar app meanwhile, with no note
+    assert client.post(url + "/close", data={"csrf_token": csrf(html),
+                                             "outcome": "Signed"}).status_code == 303
+    assert outcome_in_both_places(alice.get(stored.path).cal) == ("Signed", ["Outcome: Signed"])
+
+
+def test_close_and_create_after_a_close_in_another_tab_keeps_the_first_outcome(
+        client, action, alice, live):
+    stored, url = action
+    html = client.get(url).get_data(as_text=True)
+    client.post(url + "/close", data={"csrf_token": csrf(html), "outcome": "first"})
+    response = client.post(url + "/close-and-create", data={
+        "csrf_token": csrf(html), "summary": "Send the quote", "due": "2026-12-20",
+        "kind": "email", "outcome": "second",
+        "generation": re.search(r'name="generation" value="(\d+)"', html).group(1)})
+    assert response.status_code == 303
+    closed = alice.get(stored.path)
+    assert outcome_in_both_places(closed.cal) == ("first", ["Outcome: first"])
+    assert alice.successor(closed).action.summary == "Send the quote"
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Your outcome was not saved" in html and "second" in html

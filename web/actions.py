@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
 from server import model
-from server.store import Conflict, NotFound, Stored, StoreError
+from server.store import AlreadyClosed, Conflict, NotFound, Stored, StoreError
 from server.tokens import TokenError
 from web.calendar import page_url, store, tokens, zone
 from web.i18n import moment, safe_target
@@ -94,6 +94,13 @@ def close(token: str) -> ResponseReturnValue:
         store().close(stored.path, outcome=outcome)
     except NotFound:  # deleted in a client since the page was read
         abort(404)
+    except AlreadyClosed:
+        # Another tab closed it first with its own note: that one stays (the page shows it),
+        # and the note typed here is given back in the message, not silently dropped.
+        return render_action(load(token), _(
+            "Not saved: this action was already closed, with the outcome shown above. Your "
+            "note was: “%(outcome)s”. To change the outcome, reopen the action and close it "
+            "again.", outcome=outcome), kept, status=409)
     except Conflict:
         return render_action(stored, str(CONFLICT), kept, status=409)
     flash(_("Closed: %(summary)s", summary=stored.action.summary))
@@ -131,12 +138,16 @@ def read_next_form(suffix: str = "") -> tuple[dict[str, str], model.Moment | Non
 def close_and_create_one(stored: Stored, when: model.Moment | None, form: dict[str, str],
                          kind: str | None, generation: int | None, outcome: str) -> Stored:
     """Close `stored` and create the next action; flashes where the new one is."""
-    _closed, successor = store().close_and_create(stored.path, form["summary"], when, kind,
-                                            generation, outcome=outcome)
+    closed, successor = store().close_and_create(stored.path, form["summary"], when, kind,
+                                                 generation, outcome=outcome)
     # The successor may be one made earlier (a resubmitted form): name the one that exists.
     flash({"text": _("Closed: %(closed)s. Next: %(next)s",
                      closed=stored.action.summary, next=successor.action.summary),
            "url": page_url(successor.path)})
+    typed = model.clean_text(outcome).strip()
+    if typed and closed.action.outcome != typed:  # closed elsewhere first, with its own note
+        flash(_("Your outcome was not saved: the action was already closed with another one. "
+                "Your note was: “%(outcome)s”.", outcome=typed))
     return successor
 
 

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from server import agenda, model
-from server.store import Conflict, Stored
+from server.store import AlreadyClosed, Conflict, Stored
 from server.tokens import TokenError
 from web.actions import (
     DELAYS,
@@ -116,6 +116,10 @@ def close_many() -> ResponseReturnValue:
             else:
                 store().close(stored.path, outcome=outcome)
             done += 1
+        except AlreadyClosed:
+            flash(_("%(summary)s was already closed with another outcome, which stays. Your "
+                    "note was: “%(outcome)s”.", summary=stored.action.summary,
+                    outcome=outcome.strip()))
         except Conflict:
             flash(_("%(summary)s changed at the same moment: check it and close it again.",
                     summary=stored.action.summary))
