@@ -58,6 +58,10 @@ class ActionError(ValueError):
     """An input that cannot be an action; the message says what to do."""
 
 
+class ActionClosed(ActionError):
+    """A change meant for an open action (postponing it) asked of a closed one."""
+
+
 @dataclass(frozen=True)
 class Link:
     """A link to a CRM record: its kind, a URI that identifies it and a human label."""
@@ -663,6 +667,9 @@ def postpone(cal: icalendar.Calendar, delta: dt.timedelta,
     """
     cal = repair(cal)
     comp = _main(cal)
+    if is_closed(comp):
+        # A form shown while it was open (another tab) must not move a done action's date.
+        raise ActionClosed("this action is closed: reopen it to give it another date")
     if "RRULE" in comp or "RDATE" in comp:
         raise ActionError("this action repeats: move it in your calendar app, where you can "
                           "choose this occurrence or the whole series")
@@ -686,7 +693,11 @@ def postpone(cal: icalendar.Calendar, delta: dt.timedelta,
         if at is None:  # a broken date: nothing to move, and it is left as written
             continue
         step = delta if isinstance(at, dt.datetime) else dt.timedelta(days=delta.days)
-        params = {k: v for k, v in prop.params.items() if k.upper() not in ("VALUE", "TZID")}
+        # VALUE and TZID follow from the new value, except for a zone name the zone database
+        # does not know: its time reads as floating and the name is kept as written.
+        unknown_zone = isinstance(at, dt.datetime) and at.tzinfo is None
+        params = {k: v for k, v in prop.params.items()
+                  if k.upper() != "VALUE" and (k.upper() != "TZID" or unknown_zone)}
         comp[name] = _encoded(name, at + step, params)
     _touch(comp, now)
     return cal

@@ -243,3 +243,33 @@ def test_close_and_create_after_a_close_in_another_tab_keeps_the_first_outcome(
     assert alice.successor(closed).action.summary == "Send the quote"
     html = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Your outcome was not saved" in html and "second" in html
+
+
+def test_postpone_from_a_stale_form_leaves_a_closed_action_alone(client, action, alice):
+    stored, url = action
+    html = client.get(url).get_data(as_text=True)
+    alice.close(stored.path)  # closed in another tab, or in a calendar app
+    response = client.post(url + "/postpone", data={"csrf_token": csrf(html), "days": "7"})
+    assert response.status_code == 409
+    assert "closed" in response.get_data(as_text=True)
+    assert alice.get(stored.path).action.when == dt.date(2026, 12, 1)
+
+
+def test_postpone_on_the_page_keeps_an_unknown_zone_name(client, live):
+    from tests.conftest import PEOPLE
+    from tests.dav import Client
+
+    day = dt.date.today() + dt.timedelta(days=30)
+    text = "\r\n".join([
+        "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//x//EN", "BEGIN:VTODO", "UID:mars",
+        "DTSTAMP:20261001T000000Z", "SUMMARY:Call the base",
+        f"DUE;TZID=Mars/Olympus:{day:%Y%m%d}T100000", "END:VTODO", "END:VCALENDAR", ""])
+    path = live.calendar_path("alice") + "mars.ics"
+    dav = Client(live.base_url, "alice", PEOPLE["alice"])
+    assert dav.put(path, text).status_code == 201
+    url = f"/a/{PageTokens(live.secret_key).make(path)}"
+    html = client.get(url).get_data(as_text=True)
+    response = client.post(url + "/postpone", data={"csrf_token": csrf(html), "days": "1"})
+    assert response.status_code == 303
+    moved = day + dt.timedelta(days=1)
+    assert f"DUE;TZID=Mars/Olympus:{moved:%Y%m%d}T100000" in dav.text(path)

@@ -181,6 +181,10 @@ def postpone(token: str) -> ResponseReturnValue:
     try:
         store().modify(stored.path, lambda cal: model.postpone(
             cal, dt.timedelta(days=days), today=dt.datetime.now(zone()).date()))
+    except model.ActionClosed:  # closed since the form was shown (another tab, an app)
+        return render_action(load(token), _("Not postponed: this action is closed. Reopen "
+                                            "it first if it is to be done later."),
+                             status=409)
     except model.ActionError:
         return render_action(stored, _("This action repeats: move it in your calendar app, "
                                        "where you can choose this occurrence or the series."),
