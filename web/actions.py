@@ -19,7 +19,8 @@ from flask_babel import lazy_gettext
 from server import model
 from server.store import AlreadyClosed, Conflict, NotFound, Stored, StoreError
 from server.tokens import TokenError
-from web.calendar import page_url, store, tokens, zone
+from web.auth import visitor
+from web.calendar import owns, page_url, store, tokens, zone
 from web.i18n import moment, safe_target
 
 SUMMARY_LIMIT = 500  # what the form allows (maxlength); checked here for other senders
@@ -62,12 +63,22 @@ def render_action(stored: Stored, error: str = "", form: dict | None = None,
     # Only consistent neighbours: a NEXT or PREVIOUS copied with the item names an action
     # of another chain, which must neither be offered here nor block Close and create next.
     chain = {"previous": store().predecessor(stored), "next": store().successor(stored)}
+    user = visitor()
     return render_template(
         "actions/page.html", action=action, stored=stored, error=error,
         form=form or suggestion(action), kinds=model.KINDS, kind_labels=KIND_LABELS,
         link_labels=LINK_LABELS, delays=DELAYS, previous=chain["previous"],
         next=chain["next"], page_of=lambda s: page_url(s.path), generation=action.sequence,
+        follow_chain=may_follow_chain(user, stored), signed_in=user is not None,
         back=safe_target(request.values.get("back"), "")), status
+
+
+def may_follow_chain(user: str | None, stored: Stored) -> bool:
+    """Whether the page links the previous and next actions' pages: for the calendar's owner
+    only. A page link is a capability for its one item, and it travels (forwarded, or in a
+    meeting invitation's notes to every attendee): linking the chain from it would open
+    every action of the chain to whoever holds one link."""
+    return user is not None and owns(user, stored.path)
 
 
 def _done(token: str) -> ResponseReturnValue:
