@@ -22,6 +22,7 @@ from server.tokens import TokenError
 from web.auth import visitor
 from web.calendar import owns, page_url, store, tokens, zone
 from web.i18n import moment, safe_target
+from web.text import headline
 
 SUMMARY_LIMIT = 500  # what the form allows (maxlength); checked here for other senders
 OUTCOME_LIMIT = 2000
@@ -114,7 +115,7 @@ def close(token: str) -> ResponseReturnValue:
             "again.", outcome=outcome), kept, status=409)
     except Conflict:
         return render_action(stored, str(CONFLICT), kept, status=409)
-    flash(_("Closed: %(summary)s", summary=stored.action.summary))
+    flash(_("Closed: %(summary)s", summary=headline(stored.action.summary)))
     return _done(token)
 
 
@@ -153,7 +154,8 @@ def close_and_create_one(stored: Stored, when: model.Moment | None, form: dict[s
                                                  generation, outcome=outcome)
     # The successor may be one made earlier (a resubmitted form): name the one that exists.
     flash({"text": _("Closed: %(closed)s. Next: %(next)s",
-                     closed=stored.action.summary, next=successor.action.summary),
+                     closed=headline(stored.action.summary),
+                     next=headline(successor.action.summary)),
            "url": page_url(successor.path)})
     typed = model.clean_text(outcome).strip()
     if typed and closed.action.outcome != typed:  # closed elsewhere first, with its own note
@@ -226,10 +228,10 @@ def reopen(token: str) -> ResponseReturnValue:
             store().modify(stored.path, model.reopen)
     except Conflict:
         return render_action(stored, str(CONFLICT), status=409)
-    flash(_("Reopened: %(summary)s", summary=stored.action.summary))
+    flash(_("Reopened: %(summary)s", summary=headline(stored.action.summary)))
     if remove and not deleted:
         flash(_("The next action was changed since this page was shown; it was kept: "
-                "%(summary)s.", summary=successor.action.summary))
+                "%(summary)s.", summary=headline(successor.action.summary)))
     return _done(token)
 
 
