@@ -172,7 +172,10 @@ def tail(found: Record) -> Item | None:
     latest = max(found.items, key=lambda item: sort_key(item.action.when))
     by_uid = {item.action.uid: item for item in found.items}
     item, seen = latest, set()
-    while item.action.next in by_uid and item.action.uid not in seen:
+    while item.action.uid not in seen:
         seen.add(item.action.uid)
-        item = by_uid[item.action.next]
+        following = by_uid.get(item.action.next or "")
+        if following is None or following.action.previous != item.action.uid:
+            break  # the end, or a NEXT copied from another action (it does not point back)
+        item = following
     return item

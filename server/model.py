@@ -58,6 +58,10 @@ class ActionError(ValueError):
     """An input that cannot be an action; the message says what to do."""
 
 
+class ActionClosed(ActionError):
+    """A change meant for an open action (postponing it) asked of a closed one."""
+
+
 @dataclass(frozen=True)
 class Link:
     """A link to a CRM record: its kind, a URI that identifies it and a human label."""
@@ -444,15 +448,36 @@ def close(cal: icalendar.Calendar, now: dt.datetime | None = None,
         comp.add(PROP_CLOSED, closed_at.astimezone(dt.UTC), parameters={"VALUE": "DATE-TIME"})
     outcome = clean_text(outcome).strip()
     if outcome:
-        # vText: escaped as TEXT (a bare X- value is written raw, and a comma splits it).
-        _set(comp, PROP_OUTCOME, icalendar.vText(outcome))
-        # X- properties are invisible in calendar apps: the note goes in the text too.
-        text = strip_page_line(_text(comp, "DESCRIPTION"))
-        note = OUTCOME_LINE_PREFIX + outcome
-        if note not in text:
-            _write_description(comp, "\n\n".join(part for part in (text, note) if part))
+        _write_outcome(comp, outcome)
     _touch(comp, now)
     return cal
+
+
+def add_outcome(cal: icalendar.Calendar, outcome: str,
+                now: dt.datetime | None = None) -> icalendar.Calendar:
+    """Give an action closed without a note its outcome, in both places (``close`` writes
+    nothing on a closed action). An outcome it already has is kept: the first close wins."""
+    cal = repair(cal)
+    comp = _main(cal)
+    outcome = clean_text(outcome).strip()
+    if not outcome or _outcome(comp):
+        return cal
+    _write_outcome(comp, outcome)
+    _touch(comp, now or utcnow())
+    return cal
+
+
+def _write_outcome(comp: icalendar.Component, outcome: str) -> None:
+    """The outcome in X-FOLLOWUP-OUTCOME and as the `Outcome:` line of DESCRIPTION, the two
+    always alike (an older note, e.g. copied into an open item, goes with its line)."""
+    _drop_outcome(comp)
+    # vText: escaped as TEXT (a bare X- value is written raw, and a comma splits it).
+    _set(comp, PROP_OUTCOME, icalendar.vText(outcome))
+    # X- properties are invisible in calendar apps: the note goes in the text too.
+    text = strip_page_line(_text(comp, "DESCRIPTION"))
+    note = OUTCOME_LINE_PREFIX + outcome
+    if note not in text.split("\n\n"):
+        _write_description(comp, "\n\n".join(part for part in (text, note) if part))
 
 
 def _complete(comp: icalendar.Component) -> bool:
@@ -485,7 +510,7 @@ def reopen(cal: icalendar.Calendar, now: dt.datetime | None = None) -> icalendar
 
 
 def _drop_outcome(comp: icalendar.Component) -> None:
-    outcome = _text(comp, PROP_OUTCOME)
+    outcome = _outcome(comp)  # unescaped, as its line in DESCRIPTION is
     comp.pop(PROP_OUTCOME, None)
     if not outcome:
         return
@@ -642,6 +667,9 @@ def postpone(cal: icalendar.Calendar, delta: dt.timedelta,
     """
     cal = repair(cal)
     comp = _main(cal)
+    if is_closed(comp):
+        # A form shown while it was open (another tab) must not move a done action's date.
+        raise ActionClosed("this action is closed: reopen it to give it another date")
     if "RRULE" in comp or "RDATE" in comp:
         raise ActionError("this action repeats: move it in your calendar app, where you can "
                           "choose this occurrence or the whole series")
@@ -665,7 +693,11 @@ def postpone(cal: icalendar.Calendar, delta: dt.timedelta,
         if at is None:  # a broken date: nothing to move, and it is left as written
             continue
         step = delta if isinstance(at, dt.datetime) else dt.timedelta(days=delta.days)
-        params = {k: v for k, v in prop.params.items() if k.upper() not in ("VALUE", "TZID")}
+        # VALUE and TZID follow from the new value, except for a zone name the zone database
+        # does not know: its time reads as floating and the name is kept as written.
+        unknown_zone = isinstance(at, dt.datetime) and at.tzinfo is None
+        params = {k: v for k, v in prop.params.items()
+                  if k.upper() != "VALUE" and (k.upper() != "TZID" or unknown_zone)}
         comp[name] = _encoded(name, at + step, params)
     _touch(comp, now)
     return cal

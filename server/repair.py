@@ -10,7 +10,9 @@ sweep finds from the chain properties alone:
   one the predecessor points at (or the oldest) and delete the others if nobody touched them
   since they were made; report them otherwise, a person decides;
 - a predecessor whose ``X-FOLLOWUP-NEXT`` names nothing (the successor was deleted in a
-  client): reported, since only a person knows what the next step should be.
+  client): reported, since only a person knows what the next step should be;
+- an ``X-FOLLOWUP-NEXT`` that names an item following another action (a calendar app's
+  "duplicate" copied it): stale, so reported and otherwise treated as no NEXT at all.
 
 Every write is conditional, so a sweep that runs while someone works is safe: a 412 re-reads.
 """
@@ -30,7 +32,7 @@ GENERATION_SLACK = 3
 
 @dataclass(frozen=True)
 class Finding:
-    kind: str  # "unfinished-close", "duplicate-successor", "dangling-next"
+    kind: str  # "unfinished-close", "duplicate-successor", "dangling-next", "stale-next"
     path: str
     detail: str
     fixed: bool
@@ -61,11 +63,26 @@ def sweep(store: Store, calendar_path: str, fix: bool = True,
         findings += _mend_chain(store, predecessor, found, by_uid, fix, now)
     for stored in items:
         next_uid = stored.action.next
-        if next_uid and next_uid not in by_uid and not successors.get(stored.action.uid):
+        if not next_uid or successors.get(stored.action.uid):
+            continue  # no NEXT, or the chain was looked at above
+        if next_uid not in by_uid:
             findings.append(Finding("dangling-next", stored.path,
                                     f"closed with next action {next_uid}, which is gone",
                                     False))
+        elif by_uid[next_uid].action.previous != stored.action.uid:
+            findings.append(Finding(
+                "stale-next", stored.path,
+                f"its next action {next_uid} follows another action (a copied item?); "
+                "the page treats this one as having no next action", False))
     return findings
+
+
+def _stale_next(predecessor: Stored, by_uid: dict[str, Stored]) -> str | None:
+    """The predecessor's NEXT when it names an item that does not point back, else None."""
+    linked = by_uid.get(predecessor.action.next or "")
+    if linked is None or linked.action.previous == predecessor.action.uid:
+        return None
+    return linked.action.uid
 
 
 def _mend_chain(store: Store, predecessor: Stored, found: list[Stored],
@@ -74,9 +91,9 @@ def _mend_chain(store: Store, predecessor: Stored, found: list[Stored],
     findings: list[Finding] = []
     linked = predecessor.action.next
     keeper = next((s for s in found if s.action.uid == linked), None)
-    if keeper is None and linked and linked in by_uid:
-        keeper = by_uid[linked]  # points at an item that does not point back: leave it be
     if keeper is None:
+        # No NEXT, or a stale one (it names an item that does not point back, copied with
+        # the item by a calendar app): the successors found here are the only ones.
         ours = [s for s in found if _derived(predecessor, s)]
         keeper = min(ours or found, key=_age)
         detail = (f"successor {keeper.href} exists but the predecessor "
@@ -86,7 +103,8 @@ def _mend_chain(store: Store, predecessor: Stored, found: list[Stored],
         mendable = bool(ours)
         fixed = False
         if fix and mendable:
-            fixed = _finish_close(store, predecessor, keeper, now)
+            fixed = _finish_close(store, predecessor, keeper,
+                                  _stale_next(predecessor, by_uid), now)
         findings.append(Finding("unfinished-close", predecessor.path, detail, fixed,
                                 mendable and not fix))
     for other in found:
@@ -107,13 +125,13 @@ def _mend_chain(store: Store, predecessor: Stored, found: list[Stored],
     return findings
 
 
-def _finish_close(store: Store, predecessor: Stored, keeper: Stored,
+def _finish_close(store: Store, predecessor: Stored, keeper: Stored, stale: str | None,
                   now: dt.datetime | None) -> bool:
     uid, href = keeper.action.uid, keeper.href
 
     def change(cal):
         current = model.read(cal).next
-        if current and current != uid:
+        if current and current not in (uid, stale):
             raise _Settled()  # someone linked another successor meanwhile: theirs stands
         return model.close_and_link(cal, uid, href, now)
 

@@ -37,6 +37,15 @@ class Conflict(StoreError):
     """Someone else changed the item first and re-applying did not settle it."""
 
 
+class AlreadyClosed(StoreError):
+    """A close with an outcome note found the action closed with another note (two tabs, a
+    stale page): the first close wins, nothing is written."""
+
+    def __init__(self, path: str, outcome: str) -> None:
+        super().__init__(f"{path} was already closed with another outcome")
+        self.outcome = outcome
+
+
 @dataclass
 class Stored:
     """One calendar object as the server holds it."""
@@ -287,8 +296,18 @@ class Store:
         return self.create(item_path(calendar_path, uid), cal)
 
     def close(self, path: str, outcome: str = "", now: dt.datetime | None = None) -> Stored:
-        return self.modify(path, lambda cal: _with_outcome(model.close(cal, now, outcome),
-                                                           outcome, now))
+        """Close the action with its outcome note. Closing a closed action again changes
+        nothing, except that a note it lacks is added (someone ticked it in a calendar app
+        while the page was open); AlreadyClosed if it has another note."""
+        outcome = model.clean_text(outcome).strip()
+
+        def change(cal: icalendar.Calendar) -> icalendar.Calendar:
+            action = model.read(cal)
+            if action.closed and outcome and action.outcome not in ("", outcome):
+                raise AlreadyClosed(path, action.outcome)
+            return model.add_outcome(model.close(cal, now, outcome), outcome, now)
+
+        return self.modify(path, change)
 
     def close_and_create(self, path: str, summary: str, when: model.Moment | None,
                          kind: str | None = None, generation: int | None = None,
@@ -299,17 +318,23 @@ class Store:
         Order of writes: (1) create the successor at a path derived from the predecessor's UID
         and `generation` (If-None-Match: *), (2) close the predecessor pointing at it
         (If-Match). A retry after (1) finds the successor already there and only does (2);
-        a predecessor that already points at a successor is answered with that one.
+        a predecessor that already points at a successor (one that points back) is answered
+        with that one.
         """
         stored = self.get(path)
         action = stored.action
         if action.next:
-            existing = self._find_next(stored)
+            # Only a successor that points back counts: a NEXT copied into another item by a
+            # calendar app's "duplicate" names an action of someone else's chain.
+            existing = self.successor(stored)
             if existing is not None:
                 # The job was done before (a retry, a double click). If someone reopened the
                 # action since, close it again; the successor stays the one it names.
                 if not action.closed:
-                    stored = self.close(path, outcome, now)
+                    try:
+                        stored = self.close(path, outcome, now)
+                    except AlreadyClosed:  # closed again meanwhile, with its own note
+                        stored = self.get(path)
                 return stored, existing
         successor = model.successor(stored.cal, summary, when, kind, stored.href,
                                     generation, now)
@@ -323,22 +348,19 @@ class Store:
             current = self.get(path)
             if current.action.next and current.action.next != next_uid:
                 # Someone else closed it with another successor first: ours is an orphan.
-                other = self._find_next(current)
+                other = self.successor(current)
                 if other is not None:
                     self._delete_quietly(created)
                     return current, other
             try:
-                closed = self.update(current, _with_outcome(model.close_and_link(
+                # Closed meanwhile by someone else: their note stays, a missing one is added.
+                closed = self.update(current, model.add_outcome(model.close_and_link(
                     current.cal, next_uid, posixpath.basename(next_path), now, outcome),
                     outcome, now))
                 return closed, created
             except Conflict:
                 continue
         raise Conflict(f"{path} keeps changing on the server: try again in a moment")
-
-    def _find_next(self, stored: Stored) -> Stored | None:
-        return self._chained(stored, stored.action.next,
-                             model.chain_href(stored.cal, "next"))
 
     def _chained(self, stored: Stored, uid: str | None, href: str | None) -> Stored | None:
         """The item `uid` of the chain, looked up in the same calendar only.
@@ -363,30 +385,29 @@ class Store:
         except StoreError:
             pass  # a leftover successor is found and linked by `followup repair`
 
+    def successor(self, stored: Stored) -> Stored | None:
+        """The action that follows `stored`: the item its NEXT names, if that item's PREVIOUS
+        names `stored` back. A NEXT without the back pointer is stale (an item copied in a
+        calendar app keeps the original's NEXT): `stored` then has no next action."""
+        found = self._chained(stored, stored.action.next, model.chain_href(stored.cal, "next"))
+        if found is None or found.action.previous != stored.action.uid:
+            return None
+        return found
+
+    def predecessor(self, stored: Stored) -> Stored | None:
+        """The action `stored` follows: the item its PREVIOUS names, unless that item names
+        another successor (then `stored` is a copy of that successor, not a step of the
+        chain). A predecessor with no NEXT counts: the next-step rule and a close-and-create
+        that stopped half way leave only the back pointer."""
+        found = self._chained(stored, stored.action.previous,
+                              model.chain_href(stored.cal, "previous"))
+        if found is None or found.action.next not in (None, stored.action.uid):
+            return None
+        return found
+
     def neighbour(self, stored: Stored, which: str) -> Stored | None:
-        """The previous or next action in the chain, if it can be found."""
-        uid = stored.action.previous if which == "previous" else stored.action.next
-        return self._chained(stored, uid, model.chain_href(stored.cal, which))
-
-
-def _with_outcome(cal: icalendar.Calendar, outcome: str,
-                  now: dt.datetime | None) -> icalendar.Calendar:
-    """Keep the outcome typed on the page even when someone else closed the action first.
-
-    ``model.close`` writes nothing on an already closed action, so after a 412 and a re-read
-    (another click, a client ticking the task) the note would otherwise be lost.
-    """
-    outcome = outcome.strip()
-    comp = model.main_component(cal)
-    if not outcome or comp is None or str(comp.get(model.PROP_OUTCOME, "")) == outcome:
-        return cal
-    sequence = min(model.read(cal).sequence + 1, model.MAX_INTEGER)
-    stamp = now or model.utcnow()
-    for name, value in ((model.PROP_OUTCOME, outcome), ("SEQUENCE", sequence),
-                        ("DTSTAMP", stamp), ("LAST-MODIFIED", stamp)):
-        comp.pop(name, None)
-        comp.add(name, value)
-    return cal
+        """The previous or next action in the chain ("previous" or "next"), if consistent."""
+        return self.predecessor(stored) if which == "previous" else self.successor(stored)
 
 
 def checked_path(path: str) -> str:

@@ -222,6 +222,8 @@ def _check_model(text: str) -> None:
     assert not model.read(model.reopen(closed, NOW)).closed
     try:
         model.postpone(stamped, dt.timedelta(days=1), NOW)
+    except model.ActionClosed:
+        assert model.read(stamped).closed  # a done action keeps its date: refused
     except model.ActionError:
         assert {"RRULE", "RDATE"} & set(model.main_component(stamped))  # a series: refused
 

@@ -187,6 +187,22 @@ def test_postponing_an_undated_task_gives_it_a_day_and_a_series_is_refused():
         model.postpone(series, dt.timedelta(days=1), NOW)
 
 
+def test_postponing_a_time_in_an_unknown_zone_keeps_the_zone_name():
+    """FORMAT.md: an unknown TZID is left as written; the time moves, the name stays."""
+    cal = model.parse("\r\n".join([
+        "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//x//EN", "BEGIN:VTODO", "UID:mars",
+        "DTSTAMP:20261001T000000Z", "SUMMARY:Call the base",
+        "DUE;TZID=Mars/Olympus:20261210T100000", "END:VTODO", "END:VCALENDAR", ""]))
+    moved = model.to_text(model.postpone(cal, dt.timedelta(days=1), NOW))
+    assert "DUE;TZID=Mars/Olympus:20261211T100000" in moved
+
+
+def test_a_closed_action_is_not_postponed():
+    closed = model.close(task(), NOW)
+    with pytest.raises(model.ActionClosed, match="closed"):
+        model.postpone(closed, dt.timedelta(days=1), NOW)
+
+
 def test_reopen_removes_the_outcome_it_closed_with():
     closed = model.close(model.stamp(task(description="Notes"), PAGE), NOW, outcome="No answer")
     c = comp(model.reopen(closed, NOW))

@@ -143,3 +143,133 @@ def test_control_characters_typed_on_the_page_are_not_stored(client, action, ali
     text = model.to_text(alice.get(stored.path).cal)
     assert not model.CONTROL_CHARACTERS.search(text)
     assert list(alice.list(live.calendar_path("alice")))  # the calendar still lists
+
+
+def form_fields(html: str, data_action: str) -> dict[str, str]:
+    """The hidden and checked fields a browser would send with that form."""
+    from html import unescape
+
+    body = re.search(r'<form[^>]*data-action="' + data_action + r'"[^>]*>(.*?)</form>', html,
+                     re.S).group(1)
+    return {unescape(name): unescape(value) for name, value in re.findall(
+        r'<input type="hidden" name="([^"]+)" value="([^"]*)"', body)}
+
+
+def test_undo_keeps_a_next_action_edited_since_the_page_was_shown(client, live, alice):
+    stored = alice.new_action(live.calendar_path("alice"),
+                              model.new("Meet the buyer", "meeting", dt.date(2026, 12, 1)))
+    _, successor = alice.close_and_create(stored.path, "Send the minutes", dt.date(2026, 12, 2))
+    url = f"/a/{PageTokens(live.secret_key).make(stored.path)}"
+    html = client.get(url).get_data(as_text=True)
+    # Meanwhile, in a calendar app, someone writes the minutes into the next action.
+    alice.modify(successor.path, lambda cal: _described(cal, "Minutes: they sign in March"))
+    response = client.post(url + "/reopen", data={**form_fields(html, "reopen"),
+                                                  "successor": "delete"})
+    assert response.status_code == 303
+    kept = alice.find(successor.path)
+    assert kept is not None and "they sign in March" in kept.action.description
+    assert not alice.get(stored.path).action.closed  # reopened all the same
+    html = client.get(url).get_data(as_text=True)
+    assert "The next action was changed since" in html and "it was kept" in html
+
+
+def test_undo_deletes_an_unchanged_next_action(client, live, alice):
+    stored = alice.new_action(live.calendar_path("alice"),
+                              model.new("Meet the buyer", "meeting", dt.date(2026, 12, 1)))
+    _, successor = alice.close_and_create(stored.path, "Send the minutes", dt.date(2026, 12, 2))
+    url = f"/a/{PageTokens(live.secret_key).make(stored.path)}"
+    html = client.get(url).get_data(as_text=True)
+    response = client.post(url + "/reopen", data={**form_fields(html, "reopen"),
+                                                  "successor": "delete"})
+    assert response.status_code == 303
+    assert alice.find(successor.path) is None
+    assert alice.get(stored.path).action.next is None
+
+
+def _described(cal, text):
+    comp = model.main_component(cal)
+    comp.pop("DESCRIPTION", None)
+    comp.add("DESCRIPTION", text)
+    return cal
+
+
+def outcome_in_both_places(cal) -> tuple[str, list[str]]:
+    """The outcome property, and the outcome lines of the description."""
+    action = model.read(cal)
+    description = str(model.main_component(cal).get("DESCRIPTION", ""))
+    return action.outcome, [line for line in description.split("\n")
+                            if line.startswith(model.OUTCOME_LINE_PREFIX)]
+
+
+def test_a_second_close_with_another_outcome_is_refused_and_both_places_agree(
+        client, action, alice):
+    """Two tabs: the first Close wins; the second says so and gives back what was typed."""
+    stored, url = action
+    html = client.get(url).get_data(as_text=True)
+    assert client.post(url + "/close", data={"csrf_token": csrf(html),
+                                             "outcome": "first"}).status_code == 303
+    response = client.post(url + "/close", data={"csrf_token": csrf(html),
+                                                 "outcome": "second"})
+    assert response.status_code == 409
+    page = response.get_data(as_text=True)
+    assert "already closed" in page and "second" in page  # nothing typed is lost
+    assert outcome_in_both_places(alice.get(stored.path).cal) == ("first", ["Outcome: first"])
+    # The same outcome again (a double click) is no conflict.
+    assert client.post(url + "/close", data={"csrf_token": csrf(html),
+                                             "outcome": "first"}).status_code == 303
+
+
+def test_an_outcome_for_an_action_closed_elsewhere_goes_in_both_places(client, action, alice):
+    stored, url = action
+    html = client.get(url).get_data(as_text=True)
+    alice.close(stored.path)  # ticked in a calendar app meanwhile, with no note
+    assert client.post(url + "/close", data={"csrf_token": csrf(html),
+                                             "outcome": "Signed"}).status_code == 303
+    assert outcome_in_both_places(alice.get(stored.path).cal) == ("Signed", ["Outcome: Signed"])
+
+
+def test_close_and_create_after_a_close_in_another_tab_keeps_the_first_outcome(
+        client, action, alice, live):
+    stored, url = action
+    html = client.get(url).get_data(as_text=True)
+    client.post(url + "/close", data={"csrf_token": csrf(html), "outcome": "first"})
+    response = client.post(url + "/close-and-create", data={
+        "csrf_token": csrf(html), "summary": "Send the quote", "due": "2026-12-20",
+        "kind": "email", "outcome": "second",
+        "generation": re.search(r'name="generation" value="(\d+)"', html).group(1)})
+    assert response.status_code == 303
+    closed = alice.get(stored.path)
+    assert outcome_in_both_places(closed.cal) == ("first", ["Outcome: first"])
+    assert alice.successor(closed).action.summary == "Send the quote"
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Your outcome was not saved" in html and "second" in html
+
+
+def test_postpone_from_a_stale_form_leaves_a_closed_action_alone(client, action, alice):
+    stored, url = action
+    html = client.get(url).get_data(as_text=True)
+    alice.close(stored.path)  # closed in another tab, or in a calendar app
+    response = client.post(url + "/postpone", data={"csrf_token": csrf(html), "days": "7"})
+    assert response.status_code == 409
+    assert "closed" in response.get_data(as_text=True)
+    assert alice.get(stored.path).action.when == dt.date(2026, 12, 1)
+
+
+def test_postpone_on_the_page_keeps_an_unknown_zone_name(client, live):
+    from tests.conftest import PEOPLE
+    from tests.dav import Client
+
+    day = dt.date.today() + dt.timedelta(days=30)
+    text = "\r\n".join([
+        "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//x//EN", "BEGIN:VTODO", "UID:mars",
+        "DTSTAMP:20261001T000000Z", "SUMMARY:Call the base",
+        f"DUE;TZID=Mars/Olympus:{day:%Y%m%d}T100000", "END:VTODO", "END:VCALENDAR", ""])
+    path = live.calendar_path("alice") + "mars.ics"
+    dav = Client(live.base_url, "alice", PEOPLE["alice"])
+    assert dav.put(path, text).status_code == 201
+    url = f"/a/{PageTokens(live.secret_key).make(path)}"
+    html = client.get(url).get_data(as_text=True)
+    response = client.post(url + "/postpone", data={"csrf_token": csrf(html), "days": "1"})
+    assert response.status_code == 303
+    moved = day + dt.timedelta(days=1)
+    assert f"DUE;TZID=Mars/Olympus:{moved:%Y%m%d}T100000" in dav.text(path)

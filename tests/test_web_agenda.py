@@ -96,3 +96,15 @@ def test_records_without_next_step_and_the_tail_to_follow():
     assert [r.link.label for r in waiting] == ["Deal"]
     assert agenda.tail(waiting[0]).action.summary == "b"
     assert agenda.record([a, b, busy], "opportunity", other.uri).open == [busy]
+
+
+def test_the_tail_does_not_follow_a_next_copied_from_another_action():
+    """A copy made in a calendar app keeps the original's NEXT; b does not point back at it,
+    so the copy (the latest action) is the end of its own chain."""
+    a, b = chain(item("a", dt.date(2026, 11, 1), closed=True),
+                 item("b", dt.date(2026, 11, 2), closed=True))
+    copy = item("copy of a", dt.date(2026, 11, 3), closed=True, uid="copy")
+    copy = agenda.Item(copy.path, copy.action.__class__(
+        **{**copy.action.__dict__, "next": b.action.uid}))
+    found = agenda.record([a, b, copy], "opportunity", DEAL.uri)
+    assert agenda.tail(found).action.summary == "copy of a"

@@ -226,3 +226,57 @@ def test_caldav_logins_count_in_the_same_allowance_as_the_pages(live):
     # Another user is not blocked, and pages still work through the companion's own calls.
     assert _get(live.calendar_url("bob"), "bob", PEOPLE["bob"], method="PROPFIND") == 207
     assert _get(overdue, "bob", PEOPLE["bob"]) == 200
+
+
+def test_a_page_link_opens_its_one_item_and_the_owner_follows_the_chain(client, app, live,
+                                                                        alice):
+    """The link in an item is a capability for that item: without the owner's session the
+    chain is named but not linked (another item's link would open that item too)."""
+    from urllib.parse import quote
+
+    from web.calendar import tokens
+
+    first = add(alice, live, "alice", "Call ACME", today() - dt.timedelta(days=3))
+    _, second = alice.close_and_create(first.path, "Send the quote", today())
+    _, third = alice.close_and_create(second.path, "Call about the quote", today())
+    with app.app_context():
+        url = "/a/" + tokens().make(second.path)
+        others = [tokens().make(first.path), tokens().make(third.path)]
+
+    def shown(visitor, headers=None) -> str:
+        response = visitor.get(url, headers=headers or {})
+        assert response.status_code == 200
+        return response.get_data(as_text=True)
+
+    html = shown(client)  # someone the link was forwarded to
+    assert "Call ACME" in html and "Call about the quote" in html  # named...
+    assert not any(token in html for token in others)  # ...but not opened
+    assert f'href="/login?next={quote(url)}"' in html
+    assert "Log in to follow the chain" in html
+    bob = app.test_client()  # logged in, but not the owner: no link, no login to offer
+    assert login(bob, "bob", PEOPLE["bob"]).status_code == 303
+    html = shown(bob)
+    assert not any(token in html for token in others) and "Log in to follow" not in html
+    html = shown(app.test_client(), basic("alice"))  # the owner, by Basic auth
+    assert all(token in html for token in others)
+    assert login(client, "alice", PEOPLE["alice"]).status_code == 303  # the owner's session
+    html = shown(client)
+    assert all(token in html for token in others) and "Log in to follow" not in html
+
+
+def test_close_and_create_by_link_still_opens_the_new_action(client, app, live, alice):
+    from web.calendar import tokens
+
+    first = add(alice, live, "alice", "Call ACME", today())
+    with app.app_context():
+        url = "/a/" + tokens().make(first.path)
+    html = client.get(url).get_data(as_text=True)
+    response = client.post(url + "/close-and-create", data={
+        "csrf_token": csrf(html), "summary": "Send the quote", "due": today().isoformat(),
+        "generation": "0"})
+    assert response.status_code == 303
+    successor = alice.successor(alice.get(first.path))
+    with app.app_context():
+        assert response.headers["Location"] == "/a/" + tokens().make(successor.path)
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Send the quote" in html and "Call ACME" in html  # its page, naming where it comes from

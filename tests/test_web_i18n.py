@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
+from server import model
 from tests.test_web_pages import add, basic, page, today
 
 WEB = Path(__file__).resolve().parent.parent / "web"
@@ -57,3 +59,33 @@ def test_week_marks_today(client):
     html = page(client, "/week")
     assert f'<section class="day today" aria-labelledby="day-{today().isoformat()}" ' \
            'aria-current="date">' in html
+
+
+# French puts a non-breaking space before : ; ! ? and inside « »; a plain space lets the
+# line break before the colon, and none at all is English typography.
+BAD_FRENCH_PUNCTUATION = re.compile(
+    "(?<![\u00a0\u202f])[:;!?](?=\\s|$)|«(?![\u00a0\u202f])|(?<![\u00a0\u202f])»")
+
+
+def test_french_texts_have_a_non_breaking_space_before_colons_and_the_like():
+    with open(WEB / "translations/fr/LC_MESSAGES/messages.po", "rb") as handle:
+        catalogue = list(read_po(handle))
+    wrong = [text for m in catalogue if m.id
+             for text in ([m.string] if isinstance(m.string, str) else m.string)
+             if BAD_FRENCH_PUNCTUATION.search(text)]
+    assert not wrong, wrong
+
+
+def test_labels_the_pages_put_before_a_colon_follow_french_typography(client, live, alice):
+    item = add(alice, live, "alice", "Appeler ACME", dt.date(2026, 12, 1),
+               links=(("account", "ACME"),))
+    alice.close(item.path, outcome="Rappeler lundi")
+    french = {**basic(), "Accept-Language": "fr"}
+    uri = model.Link.named("account", "ACME").uri
+    html = client.get("/records/account/view", query_string={"uri": uri},
+                      headers=french).get_data(as_text=True)
+    assert "Compte rendu\u00a0:" in html and "Compte rendu:" not in html
+    alice.modify(item.path, model.reopen)  # back on the overdue list, with its links
+    html = client.get("/overdue", headers=french).get_data(as_text=True)
+    assert "Compte\u00a0:" in html and "Compte:" not in html
+    assert not BAD_FRENCH_PUNCTUATION.search(re.sub(r"<[^>]+>", " ", html.split("<main")[1]))

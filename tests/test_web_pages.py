@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import re
+from html import unescape
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -71,7 +72,7 @@ def test_overdue_with_basic_auth_then_close_leaves_the_list_and_week_strikes_it(
     assert "Closed: Call ACME about the renewal" in after  # said once, in the message
     week = page(client, f"/week?date={yesterday.isoformat()}")
     assert re.search(r'class="entry kind-call closed"[^>]*>\s*<a [^>]*>\s*<span class="time">'
-                     r'[^<]*</span>\s*<s>Call ACME about the renewal</s>', week)
+                     r'[^<]*</span>\s*<s><bdi>Call ACME about the renewal</bdi></s>', week)
 
 
 def test_pages_need_a_login(client):
@@ -109,7 +110,8 @@ def test_opportunity_page_shows_the_chain_in_order_with_the_next_step(client, li
     uids = re.findall(r'<li class="step[^"]*" data-uid="([^"]+)"', html)
     assert uids == [first.action.uid, second.action.uid, third.action.uid]
     assert re.search(r'class="step next-step" data-uid="' + third.action.uid, html)
-    assert "<s>Discovery meeting</s>" in html and "<s>Send the quote</s>" in html
+    assert "<s><bdi>Discovery meeting</bdi></s>" in html
+    assert "<s><bdi>Send the quote</bdi></s>" in html
 
 
 def test_no_next_step_lists_only_opportunities_whose_actions_are_all_closed(client, live, alice):
@@ -162,11 +164,12 @@ def test_undo_of_close_and_create_can_delete_the_successor(client, live, alice):
     _, successor = alice.close_and_create(item.path, "Send the minutes", today(), "email")
     html = page(client, "/week?date=" + (today() - dt.timedelta(days=2)).isoformat())
     token = re.search(r'href="(/a/[^"?]+)\?back=[^"]*">\s*<span class="time">[^<]*</span>\s*'
-                      r'<s>Meet the buyer</s>', html).group(1)
+                      r'<s><bdi>Meet the buyer</bdi></s>', html).group(1)
     html = page(client, token)
     assert "Send the minutes" in html and 'value="delete"' in html
-    response = client.post(token + "/reopen", headers=basic(),
-                           data={"csrf_token": csrf(html), "successor": "delete"})
+    etag = unescape(re.search(r'name="successor_etag" value="([^"]+)"', html).group(1))
+    response = client.post(token + "/reopen", headers=basic(), data={
+        "csrf_token": csrf(html), "successor": "delete", "successor_etag": etag})
     assert response.status_code == 303
     assert alice.find(successor.path) is None
     again = alice.get(item.path).action
@@ -253,7 +256,7 @@ def test_reopened_action_with_a_kept_successor_offers_close_not_a_second_next(cl
     html = client.get(f"/a/{token}").get_data(as_text=True)
     assert 'data-action="close"' in html
     assert 'data-action="close-and-create"' not in html
-    assert "already planned: Send the offer" in html
+    assert "already planned: <bdi>Send the offer</bdi>" in html
 
 
 @pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01"])
@@ -372,3 +375,77 @@ def test_a_repeating_action_page_says_closing_closes_the_series(client, live):
     assert 'class="repeats"' in html and "whole series" in html
     french = client.get(url, headers={**basic(), "Accept-Language": "fr"})
     assert "toute la série" in french.get_data(as_text=True)
+
+
+RLO = "\u202e"  # RIGHT-TO-LEFT OVERRIDE: without isolation it flips the rest of the row
+
+
+def test_user_text_is_isolated_so_a_bidi_control_cannot_flip_the_row(client, live, alice):
+    day = today() - dt.timedelta(days=1)
+    evil, label = RLO + "Call ACME", RLO + "Deal"
+    item = add(alice, live, "alice", evil, day, links=(("opportunity", label),))
+    uri = model.Link.named("opportunity", label).uri
+    with client.application.app_context():
+        from web.calendar import page_url
+
+        action_page = page_url(item.path)
+    shown = {"/overdue": [evil, label], f"/week?date={day}": [evil],
+             "/records/opportunity": [evil, label],  # the record, and its next step
+             "/records/opportunity/view?" + urlencode({"uri": uri}): [evil, label],
+             action_page: [evil, label]}
+    for url, texts in shown.items():
+        html = page(client, url)
+        for text in texts:
+            assert f"<bdi>{text}</bdi>" in html, (url, text)
+
+
+def test_an_action_without_a_summary_shows_a_placeholder(client, live):
+    text = "\r\n".join([
+        "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//x//EN", "BEGIN:VTODO", "UID:untitled",
+        "DTSTAMP:20261001T000000Z", f"DUE;VALUE=DATE:{today() - dt.timedelta(days=1):%Y%m%d}",
+        "END:VTODO", "END:VCALENDAR", ""])
+    path = live.calendar_path("alice") + "untitled.ics"
+    assert Client(live.base_url, "alice", PEOPLE["alice"]).put(path, text).status_code == 201
+    with client.application.app_context():
+        from web.calendar import page_url
+
+        url = page_url(path)
+    html = page(client, url)
+    assert re.search(r'<h1 class="summary"[^>]*>\s*<bdi>\(no summary\)</bdi>\s*</h1>', html)
+    french = client.get(url, headers={**basic(), "Accept-Language": "fr"}).get_data(True)
+    assert "(sans titre)" in french
+    week = page(client, f"/week?date={today() - dt.timedelta(days=1)}")
+    assert "<bdi>(no summary)</bdi>" in week
+
+
+def test_a_huge_summary_is_cut_on_the_lists_and_whole_on_its_page(client, live):
+    import random
+    import string
+
+    # Varied letters: the session cookie is compressed, and would hide a repeated one.
+    huge = "Call " + "".join(random.Random(1).choices(string.ascii_letters, k=100_000))
+    day = today() - dt.timedelta(days=1)
+    text = "\r\n".join([
+        "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//x//EN", "BEGIN:VTODO", "UID:huge",
+        "DTSTAMP:20261001T000000Z", f"DUE;VALUE=DATE:{day:%Y%m%d}", f"SUMMARY:{huge}",
+        "X-FOLLOWUP-OPPORTUNITY;LABEL=Deal:urn:followup:opportunity:Deal",
+        "END:VTODO", "END:VCALENDAR", ""])
+    path = live.calendar_path("alice") + "huge.ics"
+    assert Client(live.base_url, "alice", PEOPLE["alice"]).put(path, text).status_code == 201
+    uri = "urn:followup:opportunity:Deal"
+    for url in ("/overdue", f"/week?date={day}",
+                "/records/opportunity/view?" + urlencode({"uri": uri})):
+        html = page(client, url)
+        assert huge[:100] in html and huge[:1000] not in html, url
+        assert f"{huge[:119]}…</bdi>" in html, url
+    with client.application.app_context():
+        from web.calendar import page_url
+
+        url = page_url(path)
+    html = page(client, url)
+    assert huge in html  # the action's own page shows it all (and wraps it)
+    assert huge[:1000] not in html.split("<title>")[1].split("</title>")[0]
+    # Closing it says so in a message that still fits in the session cookie.
+    response = client.post(url + "/close", headers=basic(), data={"csrf_token": csrf(html)})
+    assert response.status_code == 303
+    assert len(client.get_cookie("session").value) < 4000

@@ -59,13 +59,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config["TIMEZONE"] = app.config["TIMEZONE"] or os.environ.get("TZ") or "UTC"
     csrf.init_app(app)
 
-    from web import actions, auth, home, i18n, overdue, records, week
+    from web import actions, auth, home, i18n, overdue, records, text, week
     from web.calendar import close_store, count_write
 
     app.teardown_appcontext(close_store)
     app.after_request(count_write)
 
     i18n.init_app(app)
+    text.init_app(app)
     auth.init_app(app)
     for module in (home, auth, i18n, actions, overdue, week, records):
         app.register_blueprint(module.bp)

@@ -8,6 +8,7 @@ post here too, with `back` saying which page to return to.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -16,10 +17,12 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
 from server import model
-from server.store import Conflict, NotFound, Stored, StoreError
+from server.store import AlreadyClosed, Conflict, NotFound, Stored, StoreError
 from server.tokens import TokenError
-from web.calendar import page_url, store, tokens, zone
+from web.auth import visitor
+from web.calendar import owns, page_url, store, tokens, zone
 from web.i18n import moment, safe_target
+from web.text import headline
 
 SUMMARY_LIMIT = 500  # what the form allows (maxlength); checked here for other senders
 OUTCOME_LIMIT = 2000
@@ -58,13 +61,25 @@ def suggestion(action: model.Action) -> dict[str, str]:
 def render_action(stored: Stored, error: str = "", form: dict | None = None,
                   status: int = 200) -> ResponseReturnValue:
     action = stored.action
-    chain = {which: store().neighbour(stored, which) for which in ("previous", "next")}
+    # Only consistent neighbours: a NEXT or PREVIOUS copied with the item names an action
+    # of another chain, which must neither be offered here nor block Close and create next.
+    chain = {"previous": store().predecessor(stored), "next": store().successor(stored)}
+    user = visitor()
     return render_template(
         "actions/page.html", action=action, stored=stored, error=error,
         form=form or suggestion(action), kinds=model.KINDS, kind_labels=KIND_LABELS,
         link_labels=LINK_LABELS, delays=DELAYS, previous=chain["previous"],
         next=chain["next"], page_of=lambda s: page_url(s.path), generation=action.sequence,
+        follow_chain=may_follow_chain(user, stored), signed_in=user is not None,
         back=safe_target(request.values.get("back"), "")), status
+
+
+def may_follow_chain(user: str | None, stored: Stored) -> bool:
+    """Whether the page links the previous and next actions' pages: for the calendar's owner
+    only. A page link is a capability for its one item, and it travels (forwarded, or in a
+    meeting invitation's notes to every attendee): linking the chain from it would open
+    every action of the chain to whoever holds one link."""
+    return user is not None and owns(user, stored.path)
 
 
 def _done(token: str) -> ResponseReturnValue:
@@ -91,9 +106,16 @@ def close(token: str) -> ResponseReturnValue:
         store().close(stored.path, outcome=outcome)
     except NotFound:  # deleted in a client since the page was read
         abort(404)
+    except AlreadyClosed:
+        # Another tab closed it first with its own note: that one stays (the page shows it),
+        # and the note typed here is given back in the message, not silently dropped.
+        return render_action(load(token), _(
+            "Not saved: this action was already closed, with the outcome shown above. Your "
+            "note was: “%(outcome)s”. To change the outcome, reopen the action and close it "
+            "again.", outcome=outcome), kept, status=409)
     except Conflict:
         return render_action(stored, str(CONFLICT), kept, status=409)
-    flash(_("Closed: %(summary)s", summary=stored.action.summary))
+    flash(_("Closed: %(summary)s", summary=headline(stored.action.summary)))
     return _done(token)
 
 
@@ -128,12 +150,17 @@ def read_next_form(suffix: str = "") -> tuple[dict[str, str], model.Moment | Non
 def close_and_create_one(stored: Stored, when: model.Moment | None, form: dict[str, str],
                          kind: str | None, generation: int | None, outcome: str) -> Stored:
     """Close `stored` and create the next action; flashes where the new one is."""
-    _closed, successor = store().close_and_create(stored.path, form["summary"], when, kind,
-                                            generation, outcome=outcome)
+    closed, successor = store().close_and_create(stored.path, form["summary"], when, kind,
+                                                 generation, outcome=outcome)
     # The successor may be one made earlier (a resubmitted form): name the one that exists.
     flash({"text": _("Closed: %(closed)s. Next: %(next)s",
-                     closed=stored.action.summary, next=successor.action.summary),
+                     closed=headline(stored.action.summary),
+                     next=headline(successor.action.summary)),
            "url": page_url(successor.path)})
+    typed = model.clean_text(outcome).strip()
+    if typed and closed.action.outcome != typed:  # closed elsewhere first, with its own note
+        flash(_("Your outcome was not saved: the action was already closed with another one. "
+                "Your note was: “%(outcome)s”.", outcome=typed))
     return successor
 
 
@@ -167,6 +194,10 @@ def postpone(token: str) -> ResponseReturnValue:
     try:
         store().modify(stored.path, lambda cal: model.postpone(
             cal, dt.timedelta(days=days), today=dt.datetime.now(zone()).date()))
+    except model.ActionClosed:  # closed since the form was shown (another tab, an app)
+        return render_action(load(token), _("Not postponed: this action is closed. Reopen "
+                                            "it first if it is to be done later."),
+                             status=409)
     except model.ActionError:
         return render_action(stored, _("This action repeats: move it in your calendar app, "
                                        "where you can choose this occurrence or the series."),
@@ -181,25 +212,40 @@ def postpone(token: str) -> ResponseReturnValue:
 
 @bp.post("/<token>/reopen")
 def reopen(token: str) -> ResponseReturnValue:
-    """Undo a close; the successor it made is deleted only if the user asks (and it is open)."""
+    """Undo a close; the successor it made is deleted only if the user asks, it is open, and
+    it is still the version the page showed."""
     stored = load(token)
-    successor = store().neighbour(stored, "next")
-    # Only an action made as this one's next (it points back) may be deleted from here.
-    remove = (request.form.get("successor") == "delete" and successor is not None
-              and successor.action.previous == stored.action.uid)
+    successor = store().successor(stored)  # it points back: made as this one's next
+    remove = request.form.get("successor") == "delete" and successor is not None
     if remove and successor.action.closed:
         return render_action(stored, _("The next action is already closed, so it stays. "
                                        "Choose to keep it."), status=400)
+    deleted = remove and _delete_as_shown(successor, request.form.get("successor_etag", ""))
     try:
-        if remove:
-            store().delete(successor)
+        if deleted:
             store().modify(stored.path, lambda cal: model.unlink_next(model.reopen(cal)))
         else:
             store().modify(stored.path, model.reopen)
     except Conflict:
         return render_action(stored, str(CONFLICT), status=409)
-    flash(_("Reopened: %(summary)s", summary=stored.action.summary))
+    flash(_("Reopened: %(summary)s", summary=headline(stored.action.summary)))
+    if remove and not deleted:
+        flash(_("The next action was changed since this page was shown; it was kept: "
+                "%(summary)s.", summary=headline(successor.action.summary)))
     return _done(token)
+
+
+def _delete_as_shown(successor: Stored, shown_etag: str) -> bool:
+    """Delete the successor if it is still the version the form showed (If-Match on its
+    ETag then). An edit made since in a calendar app (notes, a new date) must not be lost
+    by a click on a page that never showed it."""
+    if not shown_etag:
+        return False  # a form without the ETag cannot say what was shown: keep it
+    try:
+        store().delete(dataclasses.replace(successor, etag=shown_etag))
+    except Conflict:
+        return False
+    return True
 
 
 def _int(text: str | None) -> int | None:

@@ -109,6 +109,19 @@ def _basic_user() -> str | None | bool:
     return user if check(user, password) else False
 
 
+def visitor() -> str | None:
+    """Who looks at a page that anyone with its link may open (an action page): the user of
+    the session or of a valid Basic header, None for anyone else. A wrong header is nobody
+    here (the page needs no login); it counts as a failed attempt all the same."""
+    try:
+        basic = _basic_user()
+    except TooManyAttempts:
+        basic = None
+    if basic:
+        g.user = basic  # the page header shows who is signed in
+    return basic or session_user()
+
+
 def login_required(view: Callable) -> Callable:
     """Let the signed-in user (session or Basic auth) in; send others to the login form."""
 

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from server import agenda, model
-from server.store import Conflict, Stored
+from server.store import AlreadyClosed, Conflict, Stored
 from server.tokens import TokenError
 from web.actions import (
     DELAYS,
@@ -22,6 +22,7 @@ from web.actions import (
 )
 from web.auth import login_required
 from web.calendar import owns, store, tokens, user_items, zone
+from web.text import headline
 
 bp = Blueprint("overdue", __name__, url_prefix="/overdue")
 PAGE_SIZE = 50
@@ -100,7 +101,7 @@ def close_many() -> ResponseReturnValue:
                 raise model.ActionError(_("the outcome is longer than %(limit)d characters",
                                           limit=OUTCOME_LIMIT))
         except model.ActionError as exc:
-            errors.append(_("%(summary)s: %(reason)s", summary=stored.action.summary,
+            errors.append(_("%(summary)s: %(reason)s", summary=headline(stored.action.summary),
                             reason=exc))
         rows.append(row)
     if errors:
@@ -116,9 +117,13 @@ def close_many() -> ResponseReturnValue:
             else:
                 store().close(stored.path, outcome=outcome)
             done += 1
+        except AlreadyClosed:
+            flash(_("%(summary)s was already closed with another outcome, which stays. Your "
+                    "note was: “%(outcome)s”.", summary=headline(stored.action.summary),
+                    outcome=outcome.strip()))
         except Conflict:
             flash(_("%(summary)s changed at the same moment: check it and close it again.",
-                    summary=stored.action.summary))
+                    summary=headline(stored.action.summary)))
     flash(ngettext("%(num)d action closed.", "%(num)d actions closed.", done))
     return redirect(url_for("overdue.show"), code=303)
 

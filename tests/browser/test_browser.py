@@ -157,3 +157,22 @@ def test_bulk_close_asks_per_action_whether_a_next_one_follows(browser, live, al
     follow = names["Book the signing meeting"]
     assert not follow.closed and follow.links["opportunity"].label == "Renewal 2027"
     context.close()
+
+
+def test_a_huge_title_made_in_a_calendar_app_neither_widens_nor_floods_a_page(browser, live,
+                                                                            alice):
+    huge = "Call" + "x" * 100_000  # one unbroken word, as a paste gone wrong makes
+    item = add(alice, live, "alice", huge, today() - dt.timedelta(days=1), "call", DEAL)
+    context = browser.new_context(viewport=PHONE, is_mobile=True, locale="en-US")
+    page = context.new_page()
+    log_in(page, live.base_url)
+    for url in ("/overdue", "/week?date=" + (today() - dt.timedelta(days=1)).isoformat()):
+        page.goto(live.base_url + url)
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], url
+        assert page.evaluate("document.documentElement.scrollHeight") < 5 * PHONE["height"], url
+    from server.tokens import PageTokens
+
+    page.goto(f"{live.base_url}/a/{PageTokens(live.secret_key).make(item.path)}")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]  # it wraps
+    expect(page.locator("h1.summary")).to_contain_text("Callxxx")
+    context.close()
