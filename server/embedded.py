@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from server import users
-from server.attempts import Attempts
+from server.attempts import Attempts, Blocked
 from server.settings import ACTIONS_CALENDAR, SERVICE_USER, DataDir
 
 DAV_PREFIX = "/dav"
@@ -173,27 +173,31 @@ def limit_logins(wsgi: Callable, attempts: Attempts) -> Callable:
     """
 
     def app(environ, start_response):
-        user = basic_user(environ.get("HTTP_AUTHORIZATION", ""))
+        authorization = environ.get("HTTP_AUTHORIZATION", "")
+        user = basic_user(authorization)
         if user is None or environ.get(INTERNAL):
             return wsgi(environ, start_response)
         address = environ.get("REMOTE_ADDR") or "-"
-        if attempts.blocked(user, address):
-            body = b"Too many failed logins for this user: wait a minute, then try again.\n"
-            start_response("429 Too Many Requests", [
-                ("Content-Type", "text/plain; charset=utf-8"),
-                ("Content-Length", str(len(body))),
-                ("Retry-After", str(int(attempts.window)))])
-            return [body]
 
         def counting(status, headers, exc_info=None):
             code = status.split(" ", 1)[0]
             if code == "401":
                 attempts.failed(user, address)
             elif code.startswith(("2", "3")):
-                attempts.succeeded(user, address)
+                attempts.succeeded(user, address, authorization)
             return start_response(status, headers, exc_info)
 
-        return wsgi(environ, counting)
+        try:
+            with attempts.turn(user, address, authorization):
+                # Radicale has answered (and counted) when it returns its body.
+                return wsgi(environ, counting)
+        except Blocked:
+            body = b"Too many failed logins for this user: wait a minute, then try again.\n"
+            start_response("429 Too Many Requests", [
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Content-Length", str(len(body))),
+                ("Retry-After", str(int(attempts.window)))])
+            return [body]
 
     return app
 

@@ -280,3 +280,21 @@ def test_close_and_create_by_link_still_opens_the_new_action(client, app, live, 
         assert response.headers["Location"] == "/a/" + tokens().make(successor.path)
     html = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Send the quote" in html and "Call ACME" in html  # its page, naming where it comes from
+
+
+@pytest.mark.parametrize("door", ["pages", "caldav"])
+def test_guesses_sent_at_once_are_checked_in_turn(live, door):
+    """Twenty wrong passwords at the same moment: five are checked, the rest refused;
+    then twenty right ones at once all get in (no queue for what worked a moment ago)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    url, method = ((f"{live.base_url}/overdue", "GET") if door == "pages"
+                   else (live.calendar_url("alice"), "PROPFIND"))
+    with ThreadPoolExecutor(20) as pool:
+        wrong = list(pool.map(lambda n: _get(url, "alice", f"guess-{n}", method=method),
+                              range(20)))
+    assert wrong.count(401) == 5 and wrong.count(429) == 15
+    with ThreadPoolExecutor(10) as pool:
+        right = list(pool.map(lambda _: _get(f"{live.base_url}/overdue", "bob",
+                                             PEOPLE["bob"]), range(10)))
+    assert right == [200] * 10

@@ -27,7 +27,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from server.attempts import Attempts
+from server.attempts import Attempts, Blocked
 from server.sessions import SessionEnds
 from server.store import StoreError
 from web.calendar import make_store
@@ -75,8 +75,14 @@ def check(user: str, password: str) -> bool:
     """
     address = request.remote_addr or "-"
     attempts = _attempts()
-    if attempts.blocked(user, address):
-        raise TooManyAttempts
+    try:
+        with attempts.turn(user, address, password):
+            return _verify(attempts, user, password, address)
+    except Blocked as exc:
+        raise TooManyAttempts from exc
+
+
+def _verify(attempts: Attempts, user: str, password: str, address: str) -> bool:
     if not user or not password or user == current_app.config.get("CALDAV_USER"):
         attempts.failed(user, address)
         return False
@@ -88,7 +94,7 @@ def check(user: str, password: str) -> bool:
             attempts.failed(user, address)
             return False
         raise StoreError(f"cannot reach the CalDAV server: {exc}") from exc
-    attempts.succeeded(user, address)
+    attempts.succeeded(user, address, password)
     g.user_store = account
     return True
 
