@@ -37,6 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     if getattr(args, "needs_password", False) and args.password is None:
         parser.exit(EXIT_USAGE, f"followup: give --password, or set {PASSWORD_ENV}\n")
+    # The calendars, users and secrets are business data: what followup writes (Radicale
+    # makes its files and folders with the process umask) is for its owner alone.
+    os.umask(0o077)
     try:
         return args.run(args) or 0
     except BrokenPipeError:  # the reader (head, less) went away: nothing wrong with us

@@ -238,8 +238,31 @@ class InternalServer:
         self._server.close()
 
 
+# What the companion's pages send (web/__init__.py), for Radicale's answers too: they are
+# XML and iCalendar, never pages to run or frame.
+DAV_HEADERS = (("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
+               ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"),
+               ("Referrer-Policy", "no-referrer"))
+
+
+def with_headers(wsgi: Callable, extra: Iterable[tuple[str, str]] = DAV_HEADERS) -> Callable:
+    """`wsgi` with the `extra` headers added to every answer that lacks them."""
+    extra = tuple(extra)
+
+    def app(environ, start_response):
+        def adding(status, headers, exc_info=None):
+            present = {name.lower() for name, _ in headers}
+            headers = list(headers) + [(n, v) for n, v in extra if n.lower() not in present]
+            return start_response(status, headers, exc_info)
+
+        return wsgi(environ, adding)
+
+    return app
+
+
 def dispatcher(radicale_wsgi: Callable, companion_wsgi: Callable) -> Callable:
     """One WSGI app: Radicale under /dav/, the companion everywhere else."""
+    radicale_wsgi = with_headers(radicale_wsgi)
 
     def app(environ, start_response):
         path = environ.get("PATH_INFO", "") or "/"
@@ -247,7 +270,7 @@ def dispatcher(radicale_wsgi: Callable, companion_wsgi: Callable) -> Callable:
         if path.startswith("/.well-known/cal") or path.startswith("/.well-known/card"):
             start_response("301 Moved Permanently",
                            [("Location", environ.get("SCRIPT_NAME", "") + DAV_PREFIX + "/"),
-                            ("Content-Length", "0")])
+                            ("Content-Length", "0"), *DAV_HEADERS])
             return [b""]
         if path == DAV_PREFIX or path.startswith(DAV_PREFIX + "/") or (
                 path == "/" and method not in COMPANION_METHODS):

@@ -6,9 +6,14 @@ site secret. Changing one character breaks the signature; rotating the secret br
 
 from __future__ import annotations
 
+import re
+
 from itsdangerous import BadSignature, URLSafeSerializer
 
 SALT = "followup-page-link"
+# What URLSafeSerializer writes: URL-safe base64 and the dot between its parts. Its base64
+# decoder skips other characters, so "<token>é" would read as "<token>": one link, one form.
+TOKEN_CHARS = re.compile(r"[A-Za-z0-9_\-.]+")
 
 
 class TokenError(ValueError):
@@ -25,6 +30,8 @@ class PageTokens:
 
     def read(self, token: str) -> str:
         """The absolute item path a token names; TokenError if we did not sign it."""
+        if not TOKEN_CHARS.fullmatch(token):
+            raise TokenError("not a valid page link")
         try:
             path = self._serializer.loads(token)
         except BadSignature as exc:

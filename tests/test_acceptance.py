@@ -42,6 +42,7 @@ def run(*args: str) -> subprocess.CompletedProcess:
 
 class Served:
     def __init__(self, data: Path, *options: str) -> None:
+        self.data = data
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "FOLLOWUP_BCRYPT_ROUNDS": "4"}
@@ -129,6 +130,11 @@ def test_new_user_end_to_end(served):
                            due="2026-12-10T10:00", kind="email")
     next_page = page.follow(response)
     assert "Send the quote" in next_page.html
+
+    # What serve wrote is its owner's alone (the calendars are business data).
+    data = served.data
+    for place in [data / "collections", *(data / "collections").rglob("*")]:
+        assert place.stat().st_mode & 0o077 == 0, place
 
     dav = Client(served.base, "alice", "alice-pw")
     path = "/dav/alice/actions/" + todo.url.path.rsplit("/", 1)[-1]

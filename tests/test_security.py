@@ -522,3 +522,32 @@ def test_a_token_naming_a_calendar_is_not_an_action(live, alice):
     tokens = PageTokens(live.secret_key)
     for path in (live.calendar_path("alice"), live.calendar_path("alice").rstrip("/")):
         assert _get(live, tokens.make(path)).status_code == 404
+
+
+def test_caldav_answers_carry_the_security_headers_too(live, alice):
+    path = _action(alice)
+    answers = [requests.get(f"{live.base_url}{path}", auth=("alice", PEOPLE["alice"]),
+                            timeout=30),
+               requests.get(f"{live.base_url}/.well-known/caldav", timeout=30,
+                            allow_redirects=False),
+               requests.request("PROPFIND", live.calendar_url("alice"), timeout=30)]
+    assert [a.status_code for a in answers] == [200, 301, 401]
+    for answer in answers:
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
+        assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]
+        assert answer.headers["X-Frame-Options"] == "DENY"
+
+
+def test_a_token_with_characters_added_is_not_the_same_link(live, alice):
+    token = PageTokens(live.secret_key).make(_action(alice))
+    assert _get(live, token).status_code == 200
+    for added in ("%C3%A9", "%20", "!", "%00"):
+        assert _get(live, token + added).status_code == 404
+
+
+@pytest.mark.parametrize("header", ["Basic !!!not-base64", "Basic " + base64.b64encode(
+    b"\xff\xfe:\xff").decode(), "basic"])
+def test_a_basic_header_that_cannot_be_read_is_a_wrong_login(live, header):
+    answer = requests.get(f"{live.base_url}/overdue", headers={"Authorization": header},
+                          timeout=30, allow_redirects=False)
+    assert answer.status_code == 401

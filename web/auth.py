@@ -109,7 +109,11 @@ def _basic_user() -> str | None | bool:
     TooManyAttempts if that user name failed too often from this address lately.
     """
     auth = request.authorization
-    if auth is None or auth.type != "basic":
+    if auth is None:
+        # A Basic header that cannot be read (bad base64) is a wrong login, not no login.
+        sent = request.headers.get("Authorization", "")
+        return False if sent[:6].lower() == "basic " else None
+    if auth.type != "basic":
         return None
     user, password = auth.parameters.get("username") or "", auth.parameters.get("password") or ""
     return user if check(user, password) else False
