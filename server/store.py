@@ -345,7 +345,13 @@ class Store:
         except Conflict:
             created = self.get(next_path)  # a previous attempt made it: finish that job
         for _ in range(ATTEMPTS):
-            current = self.get(path)
+            try:
+                current = self.get(path)
+            except NotFound:
+                # Deleted in a calendar app meanwhile: nothing to follow, so no successor
+                # either (unless someone already changed it: then it is theirs).
+                self._delete_if_unchanged(created)
+                raise
             if current.action.next and current.action.next != next_uid:
                 # Someone else closed it with another successor first: ours is an orphan.
                 other = self.successor(current)
@@ -378,6 +384,12 @@ class Store:
             if found is not None and found.action.uid == uid:
                 return found
         return None
+
+    def _delete_if_unchanged(self, stored: Stored) -> None:
+        try:
+            self.delete(stored)
+        except StoreError:
+            pass
 
     def _delete_quietly(self, stored: Stored) -> None:
         try:

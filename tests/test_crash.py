@@ -187,3 +187,30 @@ def test_repair_does_not_close_for_a_copied_chain_property(live, alice):
     findings = repair.sweep(alice, alice.actions_calendar())
     assert [(f.kind, f.fixed) for f in findings] == [("unfinished-close", False)]
     assert not alice.get(path).action.closed
+
+
+class DeletingStore(Store):
+    """A store whose predecessor is deleted (in a calendar app) right after write 1."""
+
+    def __init__(self, *args, victim: Store, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.victim, self.path = victim, None
+
+    def _request(self, method, path, body="", headers=None):
+        response = super()._request(method, path, body, headers)
+        if method == "PUT" and response.status == 201 and self.path:
+            self.victim.delete(self.victim.get(self.path))
+            self.path = None
+        return response
+
+
+def test_an_action_deleted_during_close_and_create_leaves_no_successor(live, alice):
+    from server.store import NotFound
+
+    calendar = alice.actions_calendar()
+    first = alice.new_action(calendar, model.new("Call ACME", "call"))
+    store = DeletingStore(live.base_url, "alice", PEOPLE["alice"], victim=alice)
+    store.path = first.path
+    with pytest.raises(NotFound):
+        store.close_and_create(first.path, "Send the quote", None, "email", 0)
+    assert list(alice.list(calendar)) == []
