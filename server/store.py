@@ -131,7 +131,9 @@ class Store:
         if path.endswith("/"):
             raise NotFound(f"{path} is a collection, not one item")
         response = self._request("GET", path)
-        if response.status in (400, 404):  # 400: a path the server cannot even hold
+        if response.status in (400, 403, 404):
+            # 400: a path the server cannot even hold; 403: not one this account may read,
+            # which, for a page or a listing, is the same as not there.
             raise NotFound(f"no item at {path}")
         if response.status != 200:
             raise StoreError(f"GET {path} answered {response.status}")
