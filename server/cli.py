@@ -265,11 +265,13 @@ def cmd_list(args) -> int:
 
 
 def _show(when: model.Moment | None, tz: dt.tzinfo) -> str:
-    """A date, or a time in the reader's zone (a floating time as written)."""
+    """A date, or a time in the reader's zone (a floating time, or one at the calendar's very
+    end that the zone cannot show, as written)."""
     if when is None:
         return "-"
     if isinstance(when, dt.datetime):
-        return (when.astimezone(tz) if when.tzinfo else when).strftime("%Y-%m-%d %H:%M")
+        local = model.in_zone(when, tz)
+        return f"{local.date().isoformat()} {local:%H:%M}"  # %Y writes year 1 as "1"
     return when.isoformat()
 
 

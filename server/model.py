@@ -47,6 +47,7 @@ DEFAULT_DELAYS = {
 MEETING_LENGTH = dt.timedelta(hours=1)
 # Dates typed by people: outside this range it is a typo (0206 for 2026), not a plan.
 FIRST_YEAR, LAST_YEAR = 1900, 2199
+DATE_FORMS = "YYYY-MM-DD or YYYY-MM-DDTHH:MM"
 # Successor UIDs are derived from the predecessor's so that a retry finds, not duplicates, them.
 SUCCESSOR_NAMESPACE = uuid.UUID("8f5bc1a4-3c0e-4f35-9c53-0d1f6f6b7a10")
 
@@ -56,6 +57,32 @@ MAX_INTEGER = 2**31 - 1
 
 class ActionError(ValueError):
     """An input that cannot be an action; the message says what to do."""
+
+
+class RepeatsError(ActionError):
+    """Postpone asked of a repeating action (it is moved in a calendar app)."""
+
+
+class OutOfCalendar(ActionError):
+    """A date that cannot move further: it would leave the calendar (past year 9999)."""
+
+
+class DateError(ActionError):
+    """A typed date that followup does not take.
+
+    `problem` says which rule it breaks, so that the page can say it in the reader's
+    language: "unreadable" (not a date, or outside FIRST_YEAR..LAST_YEAR) or "skipped" (a
+    local time that does not exist, in the hour the clocks skip in spring)."""
+
+    def __init__(self, text: str, problem: str, zone: str = "") -> None:
+        self.text, self.problem, self.zone = text, problem, zone
+        if problem == "skipped":
+            message = (f"{text} does not exist in {zone}: the clocks skip that hour on that "
+                       "day (daylight saving time); choose another time")
+        else:
+            message = (f"{text!r} is not a date followup accepts: write {DATE_FORMS}, "
+                       f"with a year from {FIRST_YEAR} to {LAST_YEAR}")
+        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -248,10 +275,25 @@ def _without_outcome_line(description: str, outcome: str) -> str:
     return "\n\n".join(parts)
 
 
+def in_zone(when: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
+    """A time as the clock in zone `tz` shows it; a floating time as written.
+
+    Within hours of the calendar's ends (year 1, year 9999) the time in `tz` may fall
+    outside what Python can hold (9999-12-31T23:30Z is in year 10000 in Paris): then the
+    time is kept as written, in its own zone, so that one odd item still shows instead of
+    breaking the page or the command that lists it."""
+    if when.tzinfo is None:
+        return when
+    try:
+        return when.astimezone(tz)
+    except (OverflowError, ValueError):
+        return when
+
+
 def local_day(when: Moment, tz: dt.tzinfo) -> dt.date:
     """The day a moment falls on for someone in zone `tz` (a floating time is taken as is)."""
     if isinstance(when, dt.datetime):
-        return when.astimezone(tz).date() if when.tzinfo else when.date()
+        return in_zone(when, tz).date()
     return when
 
 
@@ -510,26 +552,43 @@ def default_due(kind: str, today: dt.date) -> dt.date:
 
 
 def parse_due(text: str, tz: dt.tzinfo) -> Moment:
-    """Accept YYYY-MM-DD (a day) or YYYY-MM-DDTHH:MM (a time in the user's zone)."""
+    """A date typed by a person, on the page or the command line: the one rule for both.
+
+    YYYY-MM-DD is a day; YYYY-MM-DDTHH:MM a time in `tz` (with an offset such as +05:30 it
+    is written in UTC). The year must be FIRST_YEAR..LAST_YEAR, and a time must exist in
+    `tz`: one in the hour the clocks skip in spring is refused rather than moved, so that
+    nobody finds a meeting an hour away from what they typed. An hour that happens twice
+    (autumn) is the first one. DateError says which rule was broken."""
     text = text.strip()
     try:
         if "T" in text or " " in text:
-            moment = dt.datetime.fromisoformat(text.replace(" ", "T"))
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=tz)
-            elif not isinstance(moment.tzinfo, ZoneInfo):
-                moment = moment.astimezone(dt.UTC)  # "+05:30" is no zone name: write UTC
-            moment = moment.replace(second=0, microsecond=0)
-            day = moment.date()
+            typed = dt.datetime.fromisoformat(text.replace(" ", "T"))
+            day = typed.date()
         else:
-            moment = day = dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise ActionError(
-            f"{text!r} is not a date: write YYYY-MM-DD or YYYY-MM-DDTHH:MM") from exc
-    if not FIRST_YEAR <= day.year <= LAST_YEAR:
-        raise ActionError(f"{text!r} is not a plausible date: the year must be between "
-                          f"{FIRST_YEAR} and {LAST_YEAR}")
-    return moment
+            typed = day = dt.date.fromisoformat(text)
+    except ValueError:
+        raise DateError(text, "unreadable") from None
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:  # checked first: no zone arithmetic at year 1
+        raise DateError(text, "unreadable")
+    if not isinstance(typed, dt.datetime):
+        return typed
+    typed = typed.replace(second=0, microsecond=0)
+    if typed.tzinfo is not None:
+        return typed.astimezone(dt.UTC)  # "+05:30" is no zone name: write UTC
+    local = typed.replace(tzinfo=tz)
+    if not exists(local):
+        raise DateError(text, "skipped", zone_name(tz))
+    return local
+
+
+def exists(local: dt.datetime) -> bool:
+    """Whether a wall-clock time happens in its zone (not in an hour the clocks skip)."""
+    there_and_back = local.astimezone(dt.UTC).astimezone(local.tzinfo)
+    return there_and_back.replace(tzinfo=None) == local.replace(tzinfo=None)
+
+
+def zone_name(tz: dt.tzinfo) -> str:
+    return str(getattr(tz, "key", None) or tz)
 
 
 def date_problems(cal: icalendar.Calendar) -> list[str]:
@@ -574,10 +633,13 @@ def new(summary: str, kind: str = "task", when: Moment | None = None,
     if kind == "meeting":
         start = when or now.date() + DEFAULT_DELAYS["meeting"]
         comp.add("DTSTART", start)
-        if isinstance(start, dt.datetime):
-            comp.add("DTEND", start + MEETING_LENGTH)
-        else:
-            comp.add("DTEND", start + dt.timedelta(days=1))
+        try:
+            end = start + (MEETING_LENGTH if isinstance(start, dt.datetime)
+                           else dt.timedelta(days=1))
+        except OverflowError:
+            raise OutOfCalendar(f"a meeting at {start.isoformat()} would end after the "
+                                "calendar's last day: choose an earlier date") from None
+        comp.add("DTEND", end)
     else:
         comp.add("STATUS", "NEEDS-ACTION")
         if when is not None:
@@ -643,8 +705,8 @@ def postpone(cal: icalendar.Calendar, delta: dt.timedelta,
     cal = repair(cal)
     comp = _main(cal)
     if "RRULE" in comp or "RDATE" in comp:
-        raise ActionError("this action repeats: move it in your calendar app, where you can "
-                          "choose this occurrence or the whole series")
+        raise RepeatsError("this action repeats: move it in your calendar app, where you can "
+                           "choose this occurrence or the whole series")
     now = now or utcnow()
     today = today or now.date()
     when = read(cal).when
@@ -665,8 +727,14 @@ def postpone(cal: icalendar.Calendar, delta: dt.timedelta,
         if at is None:  # a broken date: nothing to move, and it is left as written
             continue
         step = delta if isinstance(at, dt.datetime) else dt.timedelta(days=delta.days)
+        try:
+            moved = at + step
+        except OverflowError:
+            raise OutOfCalendar(
+                f"this action is dated {at.isoformat()}, at the end of the calendar: it "
+                "cannot be postponed; give it a real date in your calendar app") from None
         params = {k: v for k, v in prop.params.items() if k.upper() not in ("VALUE", "TZID")}
-        comp[name] = _encoded(name, at + step, params)
+        comp[name] = _encoded(name, moved, params)
     _touch(comp, now)
     return cal
 

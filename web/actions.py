@@ -108,9 +108,8 @@ def read_next_form(suffix: str = "") -> tuple[dict[str, str], model.Moment | Non
                                   "YYYY-MM-DDTHH:MM for a time"))
     try:
         when = model.parse_due(form["due"], zone())
-    except model.ActionError:
-        raise model.ActionError(_("%(value)s is not a date: write YYYY-MM-DD, or "
-                                  "YYYY-MM-DDTHH:MM for a time", value=form["due"])) from None
+    except model.DateError as exc:
+        raise model.ActionError(date_problem(exc)) from None
     kind = form["kind"] or None
     if kind is not None and kind not in model.KINDS:
         raise model.ActionError(_("unknown kind %(kind)s: choose one from the list", kind=kind))
@@ -123,6 +122,16 @@ def read_next_form(suffix: str = "") -> tuple[dict[str, str], model.Moment | Non
         raise model.ActionError(_("the summary is longer than %(limit)d characters: keep the "
                                   "details for the description", limit=SUMMARY_LIMIT))
     return form, when, kind
+
+
+def date_problem(exc: model.DateError) -> str:
+    """model.parse_due's refusal, in the reader's language."""
+    if exc.problem == "skipped":
+        return _("%(value)s does not exist in %(zone)s: the clocks skip that hour on that day "
+                 "(daylight saving time). Choose another time", value=exc.text, zone=exc.zone)
+    return _("%(value)s is not a date followup accepts: write YYYY-MM-DD, or YYYY-MM-DDTHH:MM "
+             "for a time, with a year from %(first)d to %(last)d", value=exc.text,
+             first=model.FIRST_YEAR, last=model.LAST_YEAR)
 
 
 def close_and_create_one(stored: Stored, when: model.Moment | None, form: dict[str, str],
@@ -167,10 +176,14 @@ def postpone(token: str) -> ResponseReturnValue:
     try:
         store().modify(stored.path, lambda cal: model.postpone(
             cal, dt.timedelta(days=days), today=dt.datetime.now(zone()).date()))
-    except model.ActionError:
+    except model.RepeatsError:
         return render_action(stored, _("This action repeats: move it in your calendar app, "
                                        "where you can choose this occurrence or the series."),
                              status=400)
+    except model.OutOfCalendar:
+        return render_action(stored, _("This action is dated at the very end of the calendar, "
+                                       "so it cannot be postponed. Give it a real date in your "
+                                       "calendar app."), status=400)
     except Conflict:
         return render_action(stored, str(CONFLICT), status=409)
     moved = store().get(stored.path).action.when
