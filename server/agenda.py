@@ -127,15 +127,18 @@ def records(items: Iterable[Item], kind: str) -> list[Record]:
         link = item.action.links.get(kind)
         if link is None:
             continue
-        found.setdefault(link.uri, Record(link, [])).items.append(item)
+        # A name written in NFC by one and NFD by another is one record (model.link_key).
+        found.setdefault(model.link_key(link.uri), Record(link, [])).items.append(item)
     for record in found.values():
         record.items[:] = timeline(record.items)
     return sorted(found.values(), key=lambda r: r.link.label.casefold())
 
 
 def record(items: Iterable[Item], kind: str, uri: str) -> Record | None:
+    """The record of that kind whose URI is `uri` (NFC and NFD spellings of a name alike)."""
+    wanted = model.link_key(uri)
     for found in records(items, kind):
-        if found.link.uri == uri:
+        if model.link_key(found.link.uri) == wanted:
             return found
     return None
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import re
+import unicodedata
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -48,6 +49,8 @@ MEETING_LENGTH = dt.timedelta(hours=1)
 # Dates typed by people: outside this range it is a typo (0206 for 2026), not a plan.
 FIRST_YEAR, LAST_YEAR = 1900, 2199
 DATE_FORMS = "YYYY-MM-DD or YYYY-MM-DDTHH:MM"
+# The longest summary followup writes (the page's form allows as much): a title, not a text.
+SUMMARY_LIMIT = 500
 # Successor UIDs are derived from the predecessor's so that a retry finds, not duplicates, them.
 SUCCESSOR_NAMESPACE = uuid.UUID("8f5bc1a4-3c0e-4f35-9c53-0d1f6f6b7a10")
 
@@ -95,15 +98,41 @@ class Link:
 
     @classmethod
     def named(cls, kind: str, name: str) -> Link:
-        """A link given as a URI (kept) or as a plain name (given a followup URN)."""
+        """A link given as a URI (kept as it is) or as a plain name (given a followup URN).
+
+        A name is normalised to NFC: "Café" typed with one é (NFC) or with an e and a
+        combining accent (NFD, as some macOS and Linux input gives it) looks the same, so it
+        must be the same record, with the same URN."""
         name = name.strip()
         if "://" in name or name.startswith(("urn:", "mailto:")):
             return cls(kind, name, name)
-        return cls(kind, f"urn:followup:{kind}:{_quote(name)}", name)
+        name = unicodedata.normalize("NFC", name)
+        return cls(kind, f"{URN_PREFIX}{kind}:{_quote(name)}", name)
 
 
 def _quote(text: str) -> str:
     return quote(text, safe="")
+
+
+URN_PREFIX = "urn:followup:"
+
+
+def link_key(uri: str) -> str:
+    """What makes two link URIs the same record: a followup URN compared by its name in NFC
+    (a client or an older followup may have written the NFD spelling), any other URI as is."""
+    if not uri.startswith(URN_PREFIX):
+        return uri
+    return _quote_urn(unicodedata.normalize("NFC", unquote(uri)))
+
+
+def _quote_urn(uri: str) -> str:
+    kind, _, name = uri[len(URN_PREFIX):].partition(":")
+    return f"{URN_PREFIX}{kind}:{_quote(name)}"
+
+
+def fit_summary(text: str) -> str:
+    """A summary we make from someone's label, cut to SUMMARY_LIMIT (with … when cut)."""
+    return text if len(text) <= SUMMARY_LIMIT else text[:SUMMARY_LIMIT - 1] + "…"
 
 
 # Control characters other than tab, LF and CR are not allowed in iCalendar text, and one
@@ -614,6 +643,10 @@ def new(summary: str, kind: str = "task", when: Moment | None = None,
     description = clean_text(description)
     if not summary:
         raise ActionError("an action needs a summary: say what is to be done")
+    if len(summary) > SUMMARY_LIMIT:
+        # Not echoed: the point is that it is too long to show.
+        raise ActionError(f"the summary is {len(summary):,} characters long, more than "
+                          f"{SUMMARY_LIMIT}: keep the details for the description")
     if kind not in KINDS:
         raise ActionError(f"unknown kind {kind!r}: use one of {', '.join(KINDS)}")
     now = now or utcnow()

@@ -40,7 +40,8 @@ def plan_task(closed: icalendar.Calendar, link: model.Link, today: dt.date,
               now: dt.datetime | None = None) -> icalendar.Calendar:
     """The planning task after `closed`: same links, due `today`, chained back to it."""
     action = model.read(closed)
-    cal = model.new(TITLE + link.label, "task", today, action.links.values(),
+    # A label may be as long as a client likes; the task's title stays within the model's limit.
+    cal = model.new(model.fit_summary(TITLE + link.label), "task", today, action.links.values(),
                     uid=plan_uid(action.uid), now=now)
     params = {"X-HREF": closed_href} if closed_href else None
     model._main(cal).add(model.PROP_PREVIOUS, action.uid, parameters=params)

@@ -21,7 +21,7 @@ from server.tokens import TokenError
 from web.calendar import page_url, store, tokens, zone
 from web.i18n import moment, safe_target
 
-SUMMARY_LIMIT = 500  # what the form allows (maxlength); checked here for other senders
+SUMMARY_LIMIT = model.SUMMARY_LIMIT  # what the form allows (maxlength), and the model
 OUTCOME_LIMIT = 2000
 bp = Blueprint("actions", __name__, url_prefix="/a")
 
@@ -49,7 +49,7 @@ def suggestion(action: model.Action) -> dict[str, str]:
     today = dt.datetime.now(zone()).date()
     summary = _("Follow up: %(summary)s", summary=action.summary) if action.summary else ""
     return {
-        "summary": summary[:SUMMARY_LIMIT],  # a long title must not make the form refuse itself
+        "summary": model.fit_summary(summary),  # a long title must not make the form refuse itself
         "due": model.default_due(action.kind, today).isoformat(),
         "kind": action.kind,
     }
