@@ -16,7 +16,7 @@ from pathlib import Path
 
 from server import agenda, ical_import, model, users
 from server.sessions import SessionEnds
-from server.settings import DataDir
+from server.settings import AlreadyServing, DataDir
 from server.store import Store, StoreError
 
 EXIT_USAGE = 2
@@ -165,18 +165,25 @@ def cmd_serve(args) -> int:
     from server import embedded
     from web import create_app
 
-    data = DataDir.at(args.data)
-    listening = f"http://{_url_host(args.host)}:{args.port}"
-    base_url = (args.base_url or listening).rstrip("/")
+    port = checked_port(args.port)
+    given_base_url = checked_base_url(args.base_url) if args.base_url else None
     if args.timezone:
         model.local_zone(args.timezone)  # a wrong name stops here, not on every page
+    data = DataDir.at(args.data)
+    try:
+        lock = data.hold_for_serving()  # before anything in the folder is written
+    except AlreadyServing as exc:
+        raise CommandError(str(exc)) from exc
     try:
         server = waitress.create_server(lambda environ, start: app(environ, start),
-                                        host=args.host, port=args.port, threads=16,
+                                        host=args.host, port=port, threads=16,
                                         ident="followup")
     except OSError as exc:
-        raise CommandError(f"cannot listen on {args.host}:{args.port} ({exc.strerror}): is "
+        raise CommandError(f"cannot listen on {args.host}:{port} ({exc.strerror}): is "
                            "followup already running? Choose another port with --port") from exc
+    # The port actually listened on: the one chosen by the system for --port 0.
+    listening = f"http://{_url_host(args.host)}:{server.effective_port}"
+    base_url = given_base_url or listening
     if not users.names(data.users_file):
         password = users.set_password(data.users_file, FIRST_USER)
         print(f"First start: made user {FIRST_USER!r} with password {password}")
@@ -202,7 +209,42 @@ def cmd_serve(args) -> int:
         server.run()
     finally:
         internal.close()
+        lock.close()
     return 0
+
+
+def checked_port(port: int) -> int:
+    """A port to listen on: 1 to 65535, or 0 for one the system chooses (and we then name)."""
+    if not 0 <= port <= 65535:
+        # The system would not refuse 99999: it would listen on 99999 - 65536 = 34463.
+        raise CommandError(f"--port {port} is not a port: give 1 to 65535 (or 0 for any free "
+                           "one)")
+    return port
+
+
+def checked_base_url(text: str) -> str:
+    """A public address for page links: http(s)://host[:port][/path], without a trailing /.
+
+    Anything else (ftp://, javascript:, a host alone) would be written into every item as a
+    link that cannot open a page, or one that runs script when clicked."""
+    from urllib.parse import urlsplit
+
+    shown = text if len(text) <= 80 else text[:79] + "…"
+    problem = f"--base-url {shown!r} is not a web address: write http:// or https:// and a " \
+              "host, e.g. https://crm.example.org"
+    if any(c.isspace() or ord(c) < 0x20 for c in text):
+        raise CommandError(problem)
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 (reading it checks it: ":99999" raises)
+    except ValueError as exc:
+        raise CommandError(problem) from exc
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise CommandError(problem)
+    if parts.username is not None or parts.query or parts.fragment:
+        raise CommandError(f"--base-url {shown!r}: give the address alone, without a user "
+                           "name, ?query or #fragment")
+    return text.rstrip("/")
 
 
 def _me() -> str:

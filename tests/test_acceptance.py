@@ -41,9 +41,10 @@ def run(*args: str) -> subprocess.CompletedProcess:
 
 
 class Served:
-    def __init__(self, data: Path, *options: str) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
+    """`followup serve` in its own process; port 0 lets it choose and read the banner."""
+
+    def __init__(self, data: Path, *options: str, port: int | None = None) -> None:
+        self.port = free_port() if port is None else port
         env = {**os.environ, "FOLLOWUP_BCRYPT_ROUNDS": "4"}
         self.proc = subprocess.Popen(
             [FOLLOWUP, "serve", "--port", str(self.port), "--data", str(data), *options],
@@ -55,6 +56,11 @@ class Served:
             self.banner += line
             if "Stop with Ctrl+C" in line or not line:
                 break
+        if self.port == 0:
+            found = re.search(r"running at http://127\.0\.0\.1:(\d+)/", self.banner)
+            assert found, self.banner
+            self.port = int(found.group(1))
+        self.base = f"http://127.0.0.1:{self.port}"
         self._wait_listening(deadline)
 
     def _wait_listening(self, deadline: float) -> None:
