@@ -58,12 +58,13 @@ def radicale_config(data: DataDir, base_url: str, extra_config: Path | None = No
     data.secret_key()
     data.rights_file.write_text(RIGHTS)
     configuration.update({
-        # Logins are cached: a bcrypt check costs ~0.25 s and every CalDAV request logs in.
-        "auth": {"type": "htpasswd", "htpasswd_filename": str(data.users_file),
-                 "htpasswd_encryption": "bcrypt", "delay": "1", "cache_logins": "True",
-                 # A failed login is remembered for 5 s (Radicale's default is 90 s), so a
-                 # password just reset with `followup user add` works at once.
-                 "cache_failed_logins_expiry": "5"},
+        # plugins/auth.py: the htpasswd file, successful logins remembered (a bcrypt check
+        # costs ~0.25 s and every CalDAV request logs in) only while the file is unchanged,
+        # so `followup user add NAME --password NEW` takes effect on the next request.
+        # Failed logins are not remembered. Radicale's own cache (which would keep an old
+        # password working for 15 s) is off.
+        "auth": {"type": "plugins.auth", "htpasswd_filename": str(data.users_file),
+                 "htpasswd_encryption": "bcrypt", "delay": "1", "cache_logins": "False"},
         "rights": {"type": "from_file", "file": str(data.rights_file)},
         "storage": {"type": "plugins.storage", "filesystem_folder": str(data.collections),
                     "strict_preconditions": str(strict),
