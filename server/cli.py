@@ -190,8 +190,12 @@ def cmd_serve(args) -> int:
         print(f"  (shown once; change it with: {_me()} user add {FIRST_USER} "
               f"--password NEW --data {args.data})")
     internal = embedded.InternalServer()
-    app = embedded.build(data, base_url, internal.url, create_app, args.timezone,
-                         args.radicale_config, trusted_proxies=args.trusted_proxies)
+    try:
+        app = embedded.build(data, base_url, internal.url, create_app, args.timezone,
+                             args.radicale_config, trusted_proxies=args.trusted_proxies)
+    except RuntimeError as exc:  # Radicale's error for a file or option it cannot use
+        internal.close()
+        raise CommandError(f"cannot start Radicale: {exc}") from exc
     internal.start(app)
     people = users.names(data.users_file)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")

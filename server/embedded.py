@@ -53,8 +53,13 @@ def radicale_config(data: DataDir, base_url: str, extra_config: Path | None = No
     """Radicale's configuration for a data folder, with our storage plugin."""
     import radicale.config
 
-    sources = [(str(extra_config), False)] if extra_config else []
-    configuration = radicale.config.load(sources)
+    configuration = radicale.config.load()
+    # Our storage type first, so that the file may set its options ([storage]
+    # followup_language = fr) without naming the type: Radicale refuses options it does not
+    # know for its own storage.
+    configuration.update({"storage": {"type": "plugins.storage"}}, "followup", privileged=True)
+    if extra_config:
+        configuration.update(_read_ini(extra_config), f"config file {str(extra_config)!r}")
     data.secret_key()
     data.rights_file.write_text(RIGHTS)
     configuration.update({
@@ -74,6 +79,20 @@ def radicale_config(data: DataDir, base_url: str, extra_config: Path | None = No
         "web": {"type": "none"},
     }, "followup", privileged=True)
     return configuration
+
+
+def _read_ini(path: Path) -> dict[str, dict[str, str]]:
+    """A Radicale configuration file as sections of options, read as Radicale reads it."""
+    import configparser
+
+    parser = configparser.RawConfigParser()
+    try:
+        with open(path) as handle:
+            parser.read_file(handle)
+    except Exception as exc:
+        raise RuntimeError(f"Failed to load config file {str(path)!r}: {exc}") from exc
+    return {section: {option: parser[section][option] for option in parser.options(section)}
+            for section in parser.sections()}
 
 
 def radicale_app(configuration):
