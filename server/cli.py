@@ -393,20 +393,22 @@ def cmd_restamp(args) -> int:
     from server.tokens import PageTokens
 
     data = DataDir.at(args.data)
-    base_url = (args.base_url or args.url).rstrip("/")
+    base_url = checked_base_url(args.base_url) if args.base_url else args.url.rstrip("/")
     if base_url.endswith("/dav"):
         base_url = base_url[:-4]
     tokens = PageTokens(data.secret_key())
-    done = 0
+    rewritten = current = 0
     for store, calendar in _accounts(args, tokens, base_url):
         for listed in store.list(calendar):
-            stored = store.modify(listed.path, lambda cal: cal)  # update() stamps it
-            wanted = store.page_url(stored.path)
-            if store.get(stored.path).action.page != wanted:
+            stored, written = store.rewrite(listed.path)
+            if written:  # what the server stored: its plugin stamps with the secret it has
+                stored = store.get(stored.path)
+            if stored.action.page != store.page_url(stored.path):
                 raise CommandError("the server still writes links with the old secret: "
                                    "restart followup serve, then run restamp again")
-            done += 1
-    print(f"restamped {done} item(s)")
+            rewritten += written
+            current += not written
+    print(f"restamped {rewritten} item(s), {current} already current")
     return 0
 
 
