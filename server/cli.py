@@ -60,15 +60,18 @@ def build_parser() -> argparse.ArgumentParser:
     user_commands = user.add_subparsers(metavar="ACTION")
     add = user_commands.add_parser("add", help="add a user (or set a new password)")
     add.add_argument("name")
-    add.add_argument("--password", help="default: a generated one, printed once")
+    add.add_argument("--password", help="default: a generated one, printed once (this "
+                     f"command does not read {PASSWORD_ENV}: it sets a password)")
     add.add_argument("--data", default="var", help="data folder (default: var/)")
     add.set_defaults(run=cmd_user_add)
 
     serve = commands.add_parser("serve", help="run Radicale and the companion on one port")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=5232)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on "
+                       "(default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=5232, help="1 to 65535, or 0 for a free "
+                       "one (default: 5232)")
     serve.add_argument("--data", default="var", help="data folder (default: var/)")
-    serve.add_argument("--base-url", help="public address written into links "
+    serve.add_argument("--base-url", help="public http(s):// address written into links "
                        "(default: the listening address)")
     serve.add_argument("--radicale-config", type=Path,
                        help="a Radicale configuration file to apply under ours")
@@ -187,8 +190,9 @@ def cmd_serve(args) -> int:
     if not users.names(data.users_file):
         password = users.set_password(data.users_file, FIRST_USER)
         print(f"First start: made user {FIRST_USER!r} with password {password}")
-        print(f"  (shown once; change it with: {_me()} user add {FIRST_USER} "
-              f"--password NEW --data {args.data})")
+        # No --password in the hint: a password typed there shows in `ps` and the history.
+        print(f"  (shown once; for a new one, generated and shown once: {_me()} user add "
+              f"{FIRST_USER} --data {args.data})")
     internal = embedded.InternalServer()
     try:
         app = embedded.build(data, base_url, internal.url, create_app, args.timezone,

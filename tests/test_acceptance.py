@@ -213,5 +213,8 @@ def test_first_start_hint_is_a_command_that_works_as_printed(tmp_path):
     data = tmp_path / "elsewhere"
     first = Served(data)
     first.stop()
-    hint = re.search(r"change it with: (.*)\)", first.banner).group(1)
-    assert hint.startswith(f"{FOLLOWUP} user add sales --password NEW --data {data}")
+    hint = re.search(r"shown once: (.*)\)", first.banner).group(1)
+    assert hint == f"{FOLLOWUP} user add sales --data {data}"  # no password to type in
+    renewed = subprocess.run(hint.split(), capture_output=True, text=True, timeout=60,
+                             env={**os.environ, "FOLLOWUP_BCRYPT_ROUNDS": "4"})
+    assert renewed.returncode == 0 and "password: " in renewed.stdout
