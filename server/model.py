@@ -503,16 +503,20 @@ def close(cal: icalendar.Calendar, now: dt.datetime | None = None,
         return cal
     when = moment(comp, "COMPLETED")
     closed_at = when if isinstance(when, dt.datetime) else now
+    try:
+        closed_at = closed_at.astimezone(dt.UTC)
+    except (OverflowError, ValueError):  # a client's COMPLETED at year 1 in Tokyo: not a time
+        closed_at = now.astimezone(dt.UTC)
     if comp.name == "VTODO":
         _set(comp, "STATUS", "COMPLETED")
-        _set(comp, "COMPLETED", closed_at.astimezone(dt.UTC))
+        _set(comp, "COMPLETED", closed_at)
         _set(comp, "PERCENT-COMPLETE", 100)
     else:
         summary = _text(comp, "SUMMARY")
         if not summary.startswith(CLOSED_MARK):
             _set(comp, "SUMMARY", CLOSED_MARK + summary)
     if PROP_CLOSED not in comp:
-        comp.add(PROP_CLOSED, closed_at.astimezone(dt.UTC), parameters={"VALUE": "DATE-TIME"})
+        comp.add(PROP_CLOSED, closed_at, parameters={"VALUE": "DATE-TIME"})
     outcome = clean_text(outcome).strip()
     if outcome:
         # vText: escaped as TEXT (a bare X- value is written raw, and a comma splits it).

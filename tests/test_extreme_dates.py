@@ -97,6 +97,16 @@ def test_any_moment_in_any_zone_never_raises(when, reader, kind):
     _everything_a_page_or_list_asks(_item(when, kind), ZoneInfo(reader))
 
 
+@pytest.mark.parametrize("completed", [
+    dt.datetime(1, 1, 1, 0, 30, tzinfo=ZoneInfo("Asia/Tokyo")),  # UTC would be in year 0
+    dt.datetime(9999, 12, 31, 23, 30, tzinfo=ZoneInfo("America/Los_Angeles"))])  # year 10000
+def test_closing_takes_now_for_a_completed_time_that_has_no_utc(completed):
+    cal = model.new("Ticked", "task", dt.date(2026, 12, 1), now=NOW)
+    model.main_component(cal).add("COMPLETED", completed)
+    closed = model.read(model.close(cal, NOW))
+    assert closed.closed and closed.closed_at == NOW
+
+
 def test_a_time_the_zone_cannot_show_is_shown_as_written_and_sorts_last():
     end = dt.datetime(9999, 12, 31, 23, 30, tzinfo=dt.UTC)
     assert model.in_zone(end, ZoneInfo("Europe/Paris")) == end
