@@ -6,18 +6,26 @@ INSTALLED := $(VENV)/.installed
 
 .PHONY: run test lint bench clean translations messages screenshots
 
+# pip's output (hundreds of lines of warnings on some machines, even with --quiet) goes to a
+# log, printed only if the install fails: what `make run` prints next, the first user's
+# password among it, must not scroll away.
+INSTALL_LOG := $(VENV)/install.log
+
 $(INSTALLED): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $(INSTALLED)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "Installing followup and what it needs into $(VENV)/ (log: $(INSTALL_LOG))"
+	@if ! { $(BIN)/python -m pip install --quiet --upgrade pip && \
+	        $(BIN)/python -m pip install --quiet -e '.[test]'; } > $(INSTALL_LOG) 2>&1; then \
+	    cat $(INSTALL_LOG); echo "make: the install failed: see above, or $(INSTALL_LOG)"; \
+	    exit 1; fi
+	@touch $(INSTALLED)
 
 # The pages' French: .po files are the source, .mo files are built (not committed).
 PO := $(wildcard web/translations/*/LC_MESSAGES/messages.po)
 MO := $(PO:.po=.mo)
 
 %.mo: %.po $(INSTALLED)
-	$(BIN)/pybabel compile --use-fuzzy -i $< -o $@
+	@$(BIN)/pybabel --quiet compile --use-fuzzy -i $< -o $@
 
 translations: $(MO)
 

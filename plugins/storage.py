@@ -40,6 +40,15 @@ from server import merge, model, nextstep, protect
 from server.settings import SERVICE_USER
 from server.tokens import PageTokens
 
+
+def language(value: str) -> str:
+    """A `followup_language` value: one nextstep knows (Radicale names this type in errors)."""
+    code = value.strip().lower()
+    if code not in nextstep.LANGUAGES:
+        raise ValueError(f"use one of {', '.join(nextstep.LANGUAGES)}")
+    return code
+
+
 PLUGIN_CONFIG_SCHEMA = {
     "storage": {
         "followup_base_url": {
@@ -73,6 +82,12 @@ PLUGIN_CONFIG_SCHEMA = {
             "help": "link kinds the next-step rule watches, in order, comma-separated "
                     "(opportunity, account, project, contact)",
             "type": str,
+        },
+        "followup_language": {
+            "value": "en",
+            "help": "language of the tasks the plugin writes ('Plan the next step: …'): "
+                    "en or fr",
+            "type": language,
         },
         "followup_companion_users": {
             "value": SERVICE_USER,
@@ -179,6 +194,7 @@ class Storage(multifilesystem.Storage):
         self.tokens = PageTokens(secret_file.read_text().strip())
         self.rule_on: bool = options.get("storage", "followup_next_step_rule")
         self.rule_kinds = _names(options.get("storage", "followup_next_step_links"))
+        self.language: str = options.get("storage", "followup_language")
         self.companions = frozenset(_names(options.get("storage", "followup_companion_users")))
         self._user = ""
         self.last_was_fast = False  # set per upload, under the write lock
@@ -343,7 +359,8 @@ class Storage(multifilesystem.Storage):
             if not index.has_uid(uid):
                 if index.open_with_link(link.uri, except_href=href):
                     return closed
-                task = nextstep.plan_task(cal, link, dt.date.today(), closed_href=href)
+                task = nextstep.plan_task(cal, link, dt.date.today(), closed_href=href,
+                                          language=self.language)
                 item = radicale_item.Item(collection_path=collection.path,
                                           text=model.to_text(task))
                 item.prepare()

@@ -34,17 +34,30 @@ class Record:
         return [item for item in self.items if not item.action.closed]
 
 
+FIRST_UTC = dt.datetime.min.replace(tzinfo=dt.UTC)
+LAST_UTC = dt.datetime.max.replace(tzinfo=dt.UTC)
+
+
 def as_utc(when: model.Moment) -> dt.datetime:
-    """A moment as an aware UTC time; a day counts as its midnight, a floating time as UTC."""
+    """A moment as an aware UTC time; a day counts as its midnight, a floating time as UTC.
+
+    A time whose UTC falls outside Python's calendar (9999-12-31T23:00 in Los Angeles,
+    0001-01-01T00:30 in Tokyo) counts as the calendar's first or last instant: it sorts
+    where it belongs instead of stopping the list."""
     if isinstance(when, dt.datetime):
-        return when.astimezone(dt.UTC) if when.tzinfo else when.replace(tzinfo=dt.UTC)
+        if when.tzinfo is None:
+            return when.replace(tzinfo=dt.UTC)
+        try:
+            return when.astimezone(dt.UTC)
+        except (OverflowError, ValueError):
+            return LAST_UTC if when.year > dt.MAXYEAR // 2 else FIRST_UTC
     return dt.datetime.combine(when, dt.time(), dt.UTC)
 
 
 def sort_key(when: model.Moment | None) -> tuple[int, dt.datetime]:
     """Soonest first, undated last."""
     if when is None:
-        return (1, dt.datetime.max.replace(tzinfo=dt.UTC))
+        return (1, LAST_UTC)
     return (0, as_utc(when))
 
 
@@ -62,7 +75,7 @@ def _past(when: model.Moment, now: dt.datetime, tz: dt.tzinfo) -> bool:
     if isinstance(when, dt.datetime):
         if when.tzinfo is None:  # floating: the wall clock where the user is
             return when < now.astimezone(tz).replace(tzinfo=None)
-        return when < now
+        return when < now  # aware times compare without conversion, even at year 9999
     return when < now.astimezone(tz).date()
 
 
@@ -103,8 +116,7 @@ def week(items: Iterable[Item], any_day: dt.date,
 
 def _in_day(when: model.Moment | None, tz: dt.tzinfo) -> tuple[int, dt.time]:
     if isinstance(when, dt.datetime):
-        local = when.astimezone(tz) if when.tzinfo else when
-        return (1, local.time())
+        return (1, model.in_zone(when, tz).time())
     return (0, dt.time())
 
 
@@ -115,15 +127,18 @@ def records(items: Iterable[Item], kind: str) -> list[Record]:
         link = item.action.links.get(kind)
         if link is None:
             continue
-        found.setdefault(link.uri, Record(link, [])).items.append(item)
+        # A name written in NFC by one and NFD by another is one record (model.link_key).
+        found.setdefault(model.link_key(link.uri), Record(link, [])).items.append(item)
     for record in found.values():
         record.items[:] = timeline(record.items)
     return sorted(found.values(), key=lambda r: r.link.label.casefold())
 
 
 def record(items: Iterable[Item], kind: str, uri: str) -> Record | None:
+    """The record of that kind whose URI is `uri` (NFC and NFD spellings of a name alike)."""
+    wanted = model.link_key(uri)
     for found in records(items, kind):
-        if found.link.uri == uri:
+        if model.link_key(found.link.uri) == wanted:
             return found
     return None
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from server import agenda, ical_import, model, users
 from server.sessions import SessionEnds
-from server.settings import DataDir
+from server.settings import AlreadyServing, DataDir
 from server.store import Store, StoreError
 
 EXIT_USAGE = 2
@@ -63,15 +63,18 @@ def build_parser() -> argparse.ArgumentParser:
     user_commands = user.add_subparsers(metavar="ACTION")
     add = user_commands.add_parser("add", help="add a user (or set a new password)")
     add.add_argument("name")
-    add.add_argument("--password", help="default: a generated one, printed once")
+    add.add_argument("--password", help="default: a generated one, printed once (this "
+                     f"command does not read {PASSWORD_ENV}: it sets a password)")
     add.add_argument("--data", default="var", help="data folder (default: var/)")
     add.set_defaults(run=cmd_user_add)
 
     serve = commands.add_parser("serve", help="run Radicale and the companion on one port")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=5232)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on "
+                       "(default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=5232, help="1 to 65535, or 0 for a free "
+                       "one (default: 5232)")
     serve.add_argument("--data", default="var", help="data folder (default: var/)")
-    serve.add_argument("--base-url", help="public address written into links "
+    serve.add_argument("--base-url", help="public http(s):// address written into links "
                        "(default: the listening address)")
     serve.add_argument("--radicale-config", type=Path,
                        help="a Radicale configuration file to apply under ours")
@@ -168,27 +171,39 @@ def cmd_serve(args) -> int:
     from server import embedded
     from web import create_app
 
-    data = DataDir.at(args.data)
-    listening = f"http://{_url_host(args.host)}:{args.port}"
-    base_url = (args.base_url or listening).rstrip("/")
+    port = checked_port(args.port)
+    given_base_url = checked_base_url(args.base_url) if args.base_url else None
     if args.timezone:
         model.local_zone(args.timezone)  # a wrong name stops here, not on every page
+    data = DataDir.at(args.data)
+    try:
+        lock = data.hold_for_serving()  # before anything in the folder is written
+    except AlreadyServing as exc:
+        raise CommandError(str(exc)) from exc
     try:
         server = waitress.create_server(lambda environ, start: app(environ, start),
-                                        host=args.host, port=args.port, threads=16,
+                                        host=args.host, port=port, threads=16,
                                         ident="followup",
                                         **embedded.waitress_options(args.trusted_proxies))
     except OSError as exc:
-        raise CommandError(f"cannot listen on {args.host}:{args.port} ({exc.strerror}): is "
+        raise CommandError(f"cannot listen on {args.host}:{port} ({exc.strerror}): is "
                            "followup already running? Choose another port with --port") from exc
+    # The port actually listened on: the one chosen by the system for --port 0.
+    listening = f"http://{_url_host(args.host)}:{server.effective_port}"
+    base_url = given_base_url or listening
     if not users.names(data.users_file):
         password = users.set_password(data.users_file, FIRST_USER)
         print(f"First start: made user {FIRST_USER!r} with password {password}")
-        print(f"  (shown once; change it with: {_me()} user add {FIRST_USER} "
-              f"--password NEW --data {args.data})")
+        # No --password in the hint: a password typed there shows in `ps` and the history.
+        print(f"  (shown once; for a new one, generated and shown once: {_me()} user add "
+              f"{FIRST_USER} --data {args.data})")
     internal = embedded.InternalServer()
-    app = embedded.build(data, base_url, internal.url, create_app, args.timezone,
-                         args.radicale_config)
+    try:
+        app = embedded.build(data, base_url, internal.url, create_app, args.timezone,
+                             args.radicale_config)
+    except RuntimeError as exc:  # Radicale's error for a file or option it cannot use
+        internal.close()
+        raise CommandError(f"cannot start Radicale: {exc}") from exc
     internal.start(app)
     people = users.names(data.users_file)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -206,7 +221,42 @@ def cmd_serve(args) -> int:
         server.run()
     finally:
         internal.close()
+        lock.close()
     return 0
+
+
+def checked_port(port: int) -> int:
+    """A port to listen on: 1 to 65535, or 0 for one the system chooses (and we then name)."""
+    if not 0 <= port <= 65535:
+        # The system would not refuse 99999: it would listen on 99999 - 65536 = 34463.
+        raise CommandError(f"--port {port} is not a port: give 1 to 65535 (or 0 for any free "
+                           "one)")
+    return port
+
+
+def checked_base_url(text: str) -> str:
+    """A public address for page links: http(s)://host[:port][/path], without a trailing /.
+
+    Anything else (ftp://, javascript:, a host alone) would be written into every item as a
+    link that cannot open a page, or one that runs script when clicked."""
+    from urllib.parse import urlsplit
+
+    shown = text if len(text) <= 80 else text[:79] + "…"
+    problem = f"--base-url {shown!r} is not a web address: write http:// or https:// and a " \
+              "host, e.g. https://crm.example.org"
+    if any(c.isspace() or ord(c) < 0x20 for c in text):
+        raise CommandError(problem)
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 (reading it checks it: ":99999" raises)
+    except ValueError as exc:
+        raise CommandError(problem) from exc
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise CommandError(problem)
+    if parts.username is not None or parts.query or parts.fragment:
+        raise CommandError(f"--base-url {shown!r}: give the address alone, without a user "
+                           "name, ?query or #fragment")
+    return text.rstrip("/")
 
 
 def _me() -> str:
@@ -269,11 +319,13 @@ def cmd_list(args) -> int:
 
 
 def _show(when: model.Moment | None, tz: dt.tzinfo) -> str:
-    """A date, or a time in the reader's zone (a floating time as written)."""
+    """A date, or a time in the reader's zone (a floating time, or one at the calendar's very
+    end that the zone cannot show, as written)."""
     if when is None:
         return "-"
     if isinstance(when, dt.datetime):
-        return (when.astimezone(tz) if when.tzinfo else when).strftime("%Y-%m-%d %H:%M")
+        local = model.in_zone(when, tz)
+        return f"{local.date().isoformat()} {local:%H:%M}"  # %Y writes year 1 as "1"
     return when.isoformat()
 
 
@@ -349,20 +401,22 @@ def cmd_restamp(args) -> int:
     from server.tokens import PageTokens
 
     data = DataDir.at(args.data)
-    base_url = (args.base_url or args.url).rstrip("/")
+    base_url = checked_base_url(args.base_url) if args.base_url else args.url.rstrip("/")
     if base_url.endswith("/dav"):
         base_url = base_url[:-4]
     tokens = PageTokens(data.secret_key())
-    done = 0
+    rewritten = current = 0
     for store, calendar in _accounts(args, tokens, base_url):
         for listed in store.list(calendar):
-            stored = store.modify(listed.path, lambda cal: cal)  # update() stamps it
-            wanted = store.page_url(stored.path)
-            if store.get(stored.path).action.page != wanted:
+            stored, written = store.rewrite(listed.path)
+            if written:  # what the server stored: its plugin stamps with the secret it has
+                stored = store.get(stored.path)
+            if stored.action.page != store.page_url(stored.path):
                 raise CommandError("the server still writes links with the old secret: "
                                    "restart followup serve, then run restamp again")
-            done += 1
-    print(f"restamped {done} item(s)")
+            rewritten += written
+            current += not written
+    print(f"restamped {rewritten} item(s), {current} already current")
     return 0
 
 

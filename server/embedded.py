@@ -59,17 +59,23 @@ def radicale_config(data: DataDir, base_url: str, extra_config: Path | None = No
     """Radicale's configuration for a data folder, with our storage plugin."""
     import radicale.config
 
-    sources = [(str(extra_config), False)] if extra_config else []
-    configuration = radicale.config.load(sources)
+    configuration = radicale.config.load()
+    # Our storage type first, so that the file may set its options ([storage]
+    # followup_language = fr) without naming the type: Radicale refuses options it does not
+    # know for its own storage.
+    configuration.update({"storage": {"type": "plugins.storage"}}, "followup", privileged=True)
+    if extra_config:
+        configuration.update(_read_ini(extra_config), f"config file {str(extra_config)!r}")
     data.secret_key()
     data.rights_file.write_text(RIGHTS)
     configuration.update({
-        # Logins are cached: a bcrypt check costs ~0.25 s and every CalDAV request logs in.
-        "auth": {"type": "htpasswd", "htpasswd_filename": str(data.users_file),
-                 "htpasswd_encryption": "bcrypt", "delay": "1", "cache_logins": "True",
-                 # A failed login is remembered for 5 s (Radicale's default is 90 s), so a
-                 # password just reset with `followup user add` works at once.
-                 "cache_failed_logins_expiry": "5"},
+        # plugins/auth.py: the htpasswd file, successful logins remembered (a bcrypt check
+        # costs ~0.25 s and every CalDAV request logs in) only while the file is unchanged,
+        # so `followup user add NAME --password NEW` takes effect on the next request.
+        # Failed logins are not remembered. Radicale's own cache (which would keep an old
+        # password working for 15 s) is off.
+        "auth": {"type": "plugins.auth", "htpasswd_filename": str(data.users_file),
+                 "htpasswd_encryption": "bcrypt", "delay": "1", "cache_logins": "False"},
         "rights": {"type": "from_file", "file": str(data.rights_file)},
         "storage": {"type": "plugins.storage", "filesystem_folder": str(data.collections),
                     "strict_preconditions": str(strict),
@@ -79,6 +85,20 @@ def radicale_config(data: DataDir, base_url: str, extra_config: Path | None = No
         "web": {"type": "none"},
     }, "followup", privileged=True)
     return configuration
+
+
+def _read_ini(path: Path) -> dict[str, dict[str, str]]:
+    """A Radicale configuration file as sections of options, read as Radicale reads it."""
+    import configparser
+
+    parser = configparser.RawConfigParser()
+    try:
+        with open(path) as handle:
+            parser.read_file(handle)
+    except Exception as exc:
+        raise RuntimeError(f"Failed to load config file {str(path)!r}: {exc}") from exc
+    return {section: {option: parser[section][option] for option in parser.options(section)}
+            for section in parser.sections()}
 
 
 def radicale_app(configuration):

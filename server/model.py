@@ -10,10 +10,11 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import re
+import unicodedata
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -47,6 +48,9 @@ DEFAULT_DELAYS = {
 MEETING_LENGTH = dt.timedelta(hours=1)
 # Dates typed by people: outside this range it is a typo (0206 for 2026), not a plan.
 FIRST_YEAR, LAST_YEAR = 1900, 2199
+DATE_FORMS = "YYYY-MM-DD or YYYY-MM-DDTHH:MM"
+# The longest summary followup writes (the page's form allows as much): a title, not a text.
+SUMMARY_LIMIT = 500
 # Successor UIDs are derived from the predecessor's so that a retry finds, not duplicates, them.
 SUCCESSOR_NAMESPACE = uuid.UUID("8f5bc1a4-3c0e-4f35-9c53-0d1f6f6b7a10")
 
@@ -62,6 +66,32 @@ class ActionClosed(ActionError):
     """A change meant for an open action (postponing it) asked of a closed one."""
 
 
+class RepeatsError(ActionError):
+    """Postpone asked of a repeating action (it is moved in a calendar app)."""
+
+
+class OutOfCalendar(ActionError):
+    """A date that cannot move further: it would leave the calendar (past year 9999)."""
+
+
+class DateError(ActionError):
+    """A typed date that followup does not take.
+
+    `problem` says which rule it breaks, so that the page can say it in the reader's
+    language: "unreadable" (not a date, or outside FIRST_YEAR..LAST_YEAR) or "skipped" (a
+    local time that does not exist, in the hour the clocks skip in spring)."""
+
+    def __init__(self, text: str, problem: str, zone: str = "") -> None:
+        self.text, self.problem, self.zone = text, problem, zone
+        if problem == "skipped":
+            message = (f"{text} does not exist in {zone}: the clocks skip that hour on that "
+                       "day (daylight saving time); choose another time")
+        else:
+            message = (f"{text!r} is not a date followup accepts: write {DATE_FORMS}, "
+                       f"with a year from {FIRST_YEAR} to {LAST_YEAR}")
+        super().__init__(message)
+
+
 @dataclass(frozen=True)
 class Link:
     """A link to a CRM record: its kind, a URI that identifies it and a human label."""
@@ -72,15 +102,41 @@ class Link:
 
     @classmethod
     def named(cls, kind: str, name: str) -> Link:
-        """A link given as a URI (kept) or as a plain name (given a followup URN)."""
+        """A link given as a URI (kept as it is) or as a plain name (given a followup URN).
+
+        A name is normalised to NFC: "Café" typed with one é (NFC) or with an e and a
+        combining accent (NFD, as some macOS and Linux input gives it) looks the same, so it
+        must be the same record, with the same URN."""
         name = name.strip()
         if "://" in name or name.startswith(("urn:", "mailto:")):
             return cls(kind, name, name)
-        return cls(kind, f"urn:followup:{kind}:{_quote(name)}", name)
+        name = unicodedata.normalize("NFC", name)
+        return cls(kind, f"{URN_PREFIX}{kind}:{_quote(name)}", name)
 
 
 def _quote(text: str) -> str:
     return quote(text, safe="")
+
+
+URN_PREFIX = "urn:followup:"
+
+
+def link_key(uri: str) -> str:
+    """What makes two link URIs the same record: a followup URN compared by its name in NFC
+    (a client or an older followup may have written the NFD spelling), any other URI as is."""
+    if not uri.startswith(URN_PREFIX):
+        return uri
+    return _quote_urn(unicodedata.normalize("NFC", unquote(uri)))
+
+
+def _quote_urn(uri: str) -> str:
+    kind, _, name = uri[len(URN_PREFIX):].partition(":")
+    return f"{URN_PREFIX}{kind}:{_quote(name)}"
+
+
+def fit_summary(text: str) -> str:
+    """A summary we make from someone's label, cut to SUMMARY_LIMIT (with … when cut)."""
+    return text if len(text) <= SUMMARY_LIMIT else text[:SUMMARY_LIMIT - 1] + "…"
 
 
 # Control characters other than tab, LF and CR are not allowed in iCalendar text, and one
@@ -252,10 +308,25 @@ def _without_outcome_line(description: str, outcome: str) -> str:
     return "\n\n".join(parts)
 
 
+def in_zone(when: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
+    """A time as the clock in zone `tz` shows it; a floating time as written.
+
+    Within hours of the calendar's ends (year 1, year 9999) the time in `tz` may fall
+    outside what Python can hold (9999-12-31T23:30Z is in year 10000 in Paris): then the
+    time is kept as written, in its own zone, so that one odd item still shows instead of
+    breaking the page or the command that lists it."""
+    if when.tzinfo is None:
+        return when
+    try:
+        return when.astimezone(tz)
+    except (OverflowError, ValueError):
+        return when
+
+
 def local_day(when: Moment, tz: dt.tzinfo) -> dt.date:
     """The day a moment falls on for someone in zone `tz` (a floating time is taken as is)."""
     if isinstance(when, dt.datetime):
-        return when.astimezone(tz).date() if when.tzinfo else when.date()
+        return in_zone(when, tz).date()
     return when
 
 
@@ -436,16 +507,20 @@ def close(cal: icalendar.Calendar, now: dt.datetime | None = None,
         return cal
     when = moment(comp, "COMPLETED")
     closed_at = when if isinstance(when, dt.datetime) else now
+    try:
+        closed_at = closed_at.astimezone(dt.UTC)
+    except (OverflowError, ValueError):  # a client's COMPLETED at year 1 in Tokyo: not a time
+        closed_at = now.astimezone(dt.UTC)
     if comp.name == "VTODO":
         _set(comp, "STATUS", "COMPLETED")
-        _set(comp, "COMPLETED", closed_at.astimezone(dt.UTC))
+        _set(comp, "COMPLETED", closed_at)
         _set(comp, "PERCENT-COMPLETE", 100)
     else:
         summary = _text(comp, "SUMMARY")
         if not summary.startswith(CLOSED_MARK):
             _set(comp, "SUMMARY", CLOSED_MARK + summary)
     if PROP_CLOSED not in comp:
-        comp.add(PROP_CLOSED, closed_at.astimezone(dt.UTC), parameters={"VALUE": "DATE-TIME"})
+        comp.add(PROP_CLOSED, closed_at, parameters={"VALUE": "DATE-TIME"})
     outcome = clean_text(outcome).strip()
     if outcome:
         _write_outcome(comp, outcome)
@@ -535,26 +610,43 @@ def default_due(kind: str, today: dt.date) -> dt.date:
 
 
 def parse_due(text: str, tz: dt.tzinfo) -> Moment:
-    """Accept YYYY-MM-DD (a day) or YYYY-MM-DDTHH:MM (a time in the user's zone)."""
+    """A date typed by a person, on the page or the command line: the one rule for both.
+
+    YYYY-MM-DD is a day; YYYY-MM-DDTHH:MM a time in `tz` (with an offset such as +05:30 it
+    is written in UTC). The year must be FIRST_YEAR..LAST_YEAR, and a time must exist in
+    `tz`: one in the hour the clocks skip in spring is refused rather than moved, so that
+    nobody finds a meeting an hour away from what they typed. An hour that happens twice
+    (autumn) is the first one. DateError says which rule was broken."""
     text = text.strip()
     try:
         if "T" in text or " " in text:
-            moment = dt.datetime.fromisoformat(text.replace(" ", "T"))
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=tz)
-            elif not isinstance(moment.tzinfo, ZoneInfo):
-                moment = moment.astimezone(dt.UTC)  # "+05:30" is no zone name: write UTC
-            moment = moment.replace(second=0, microsecond=0)
-            day = moment.date()
+            typed = dt.datetime.fromisoformat(text.replace(" ", "T"))
+            day = typed.date()
         else:
-            moment = day = dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise ActionError(
-            f"{text!r} is not a date: write YYYY-MM-DD or YYYY-MM-DDTHH:MM") from exc
-    if not FIRST_YEAR <= day.year <= LAST_YEAR:
-        raise ActionError(f"{text!r} is not a plausible date: the year must be between "
-                          f"{FIRST_YEAR} and {LAST_YEAR}")
-    return moment
+            typed = day = dt.date.fromisoformat(text)
+    except ValueError:
+        raise DateError(text, "unreadable") from None
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:  # checked first: no zone arithmetic at year 1
+        raise DateError(text, "unreadable")
+    if not isinstance(typed, dt.datetime):
+        return typed
+    typed = typed.replace(second=0, microsecond=0)
+    if typed.tzinfo is not None:
+        return typed.astimezone(dt.UTC)  # "+05:30" is no zone name: write UTC
+    local = typed.replace(tzinfo=tz)
+    if not exists(local):
+        raise DateError(text, "skipped", zone_name(tz))
+    return local
+
+
+def exists(local: dt.datetime) -> bool:
+    """Whether a wall-clock time happens in its zone (not in an hour the clocks skip)."""
+    there_and_back = local.astimezone(dt.UTC).astimezone(local.tzinfo)
+    return there_and_back.replace(tzinfo=None) == local.replace(tzinfo=None)
+
+
+def zone_name(tz: dt.tzinfo) -> str:
+    return str(getattr(tz, "key", None) or tz)
 
 
 def date_problems(cal: icalendar.Calendar) -> list[str]:
@@ -580,6 +672,10 @@ def new(summary: str, kind: str = "task", when: Moment | None = None,
     description = clean_text(description)
     if not summary:
         raise ActionError("an action needs a summary: say what is to be done")
+    if len(summary) > SUMMARY_LIMIT:
+        # Not echoed: the point is that it is too long to show.
+        raise ActionError(f"the summary is {len(summary):,} characters long, more than "
+                          f"{SUMMARY_LIMIT}: keep the details for the description")
     if kind not in KINDS:
         raise ActionError(f"unknown kind {kind!r}: use one of {', '.join(KINDS)}")
     now = now or utcnow()
@@ -599,10 +695,13 @@ def new(summary: str, kind: str = "task", when: Moment | None = None,
     if kind == "meeting":
         start = when or now.date() + DEFAULT_DELAYS["meeting"]
         comp.add("DTSTART", start)
-        if isinstance(start, dt.datetime):
-            comp.add("DTEND", start + MEETING_LENGTH)
-        else:
-            comp.add("DTEND", start + dt.timedelta(days=1))
+        try:
+            end = start + (MEETING_LENGTH if isinstance(start, dt.datetime)
+                           else dt.timedelta(days=1))
+        except OverflowError:
+            raise OutOfCalendar(f"a meeting at {start.isoformat()} would end after the "
+                                "calendar's last day: choose an earlier date") from None
+        comp.add("DTEND", end)
     else:
         comp.add("STATUS", "NEEDS-ACTION")
         if when is not None:
@@ -671,8 +770,8 @@ def postpone(cal: icalendar.Calendar, delta: dt.timedelta,
         # A form shown while it was open (another tab) must not move a done action's date.
         raise ActionClosed("this action is closed: reopen it to give it another date")
     if "RRULE" in comp or "RDATE" in comp:
-        raise ActionError("this action repeats: move it in your calendar app, where you can "
-                          "choose this occurrence or the whole series")
+        raise RepeatsError("this action repeats: move it in your calendar app, where you can "
+                           "choose this occurrence or the whole series")
     now = now or utcnow()
     today = today or now.date()
     when = read(cal).when
@@ -693,12 +792,18 @@ def postpone(cal: icalendar.Calendar, delta: dt.timedelta,
         if at is None:  # a broken date: nothing to move, and it is left as written
             continue
         step = delta if isinstance(at, dt.datetime) else dt.timedelta(days=delta.days)
+        try:
+            moved = at + step
+        except OverflowError:
+            raise OutOfCalendar(
+                f"this action is dated {at.isoformat()}, at the end of the calendar: it "
+                "cannot be postponed; give it a real date in your calendar app") from None
         # VALUE and TZID follow from the new value, except for a zone name the zone database
         # does not know: its time reads as floating and the name is kept as written.
         unknown_zone = isinstance(at, dt.datetime) and at.tzinfo is None
         params = {k: v for k, v in prop.params.items()
                   if k.upper() != "VALUE" and (k.upper() != "TZID" or unknown_zone)}
-        comp[name] = _encoded(name, at + step, params)
+        comp[name] = _encoded(name, moved, params)
     _touch(comp, now)
     return cal
 

@@ -7,16 +7,19 @@ Layout of the data folder (default ``var/``)::
     var/service         the companion's own CalDAV password (0600, made at first start)
     var/sessions        when each user's page sessions were last ended (logout, new password)
     var/server_url      where the last `followup serve` listened; var/base_url: its links
+    var/serve.lock      held (flock) by the running `followup serve`, with its process id
     var/collections/    Radicale's storage
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 SERVICE_USER = "followup-service"
 ACTIONS_CALENDAR = "actions"
@@ -59,6 +62,16 @@ def _write_secret(path: Path, value: str, exclusive: bool) -> None:
     os.replace(tmp, path)
 
 
+class AlreadyServing(RuntimeError):
+    """Another `followup serve` holds this data folder."""
+
+    def __init__(self, root: Path, pid: str) -> None:
+        self.root, self.pid = root, pid
+        super().__init__(f"another followup serve{f' (process {pid})' if pid else ''} is "
+                         f"already running on {root}: stop it first, or give this one "
+                         "another --data folder")
+
+
 @dataclass(frozen=True)
 class DataDir:
     root: Path
@@ -96,6 +109,28 @@ class DataDir:
 
     def service_password(self) -> str:
         return _secret_file(self.root / "service", 24)
+
+    def hold_for_serving(self) -> IO[str]:
+        """Take the data folder for one `followup serve`; AlreadyServing if another has it.
+
+        Two servers on one folder would each write server_url and base_url, stamp links with
+        their own address and cache logins and listings apart. The lock is an flock on
+        var/serve.lock: the kernel drops it when the process ends, however it ends, so a
+        crashed server's file never blocks the next start. Keep the returned file open for
+        as long as the server runs."""
+        handle = open(self.root / "serve.lock", "a+")  # noqa: SIM115 (held until exit)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            pid = handle.read().strip()
+            handle.close()
+            raise AlreadyServing(self.root, pid) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        return handle
 
     def remember_server_url(self, url: str) -> None:
         """Record where `followup serve` listens, for the commands it prints later."""

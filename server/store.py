@@ -291,6 +291,18 @@ class Store:
                 continue
         raise Conflict(f"{path} keeps changing on the server: try again in a moment")
 
+    def rewrite(self, path: str) -> tuple[Stored, bool]:
+        """Write the item again as every write of ours is (stamped with its current page link,
+        repaired), only if that changes it; returns what is stored and whether it was written."""
+        for _ in range(ATTEMPTS):
+            stored = self.get(path)
+            try:
+                written = self.update(stored, copy.deepcopy(stored.cal))
+            except Conflict:
+                continue
+            return written, written is not stored  # update() hands back `stored` unwritten
+        raise Conflict(f"{path} keeps changing on the server: try again in a moment")
+
     # -- actions -------------------------------------------------------------------------------
 
     def new_action(self, calendar_path: str, cal: icalendar.Calendar) -> Stored:

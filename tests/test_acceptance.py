@@ -41,10 +41,11 @@ def run(*args: str) -> subprocess.CompletedProcess:
 
 
 class Served:
-    def __init__(self, data: Path, *options: str) -> None:
+    """`followup serve` in its own process; port 0 lets it choose and read the banner."""
+
+    def __init__(self, data: Path, *options: str, port: int | None = None) -> None:
         self.data = data
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.port = free_port() if port is None else port
         env = {**os.environ, "FOLLOWUP_BCRYPT_ROUNDS": "4"}
         self.proc = subprocess.Popen(
             [FOLLOWUP, "serve", "--port", str(self.port), "--data", str(data), *options],
@@ -56,6 +57,11 @@ class Served:
             self.banner += line
             if "Stop with Ctrl+C" in line or not line:
                 break
+        if self.port == 0:
+            found = re.search(r"running at http://127\.0\.0\.1:(\d+)/", self.banner)
+            assert found, self.banner
+            self.port = int(found.group(1))
+        self.base = f"http://127.0.0.1:{self.port}"
         self._wait_listening(deadline)
 
     def _wait_listening(self, deadline: float) -> None:
@@ -213,5 +219,8 @@ def test_first_start_hint_is_a_command_that_works_as_printed(tmp_path):
     data = tmp_path / "elsewhere"
     first = Served(data)
     first.stop()
-    hint = re.search(r"change it with: (.*)\)", first.banner).group(1)
-    assert hint.startswith(f"{FOLLOWUP} user add sales --password NEW --data {data}")
+    hint = re.search(r"shown once: (.*)\)", first.banner).group(1)
+    assert hint == f"{FOLLOWUP} user add sales --data {data}"  # no password to type in
+    renewed = subprocess.run(hint.split(), capture_output=True, text=True, timeout=60,
+                             env={**os.environ, "FOLLOWUP_BCRYPT_ROUNDS": "4"})
+    assert renewed.returncode == 0 and "password: " in renewed.stdout

@@ -224,8 +224,10 @@ def _check_model(text: str) -> None:
         model.postpone(stamped, dt.timedelta(days=1), NOW)
     except model.ActionClosed:
         assert model.read(stamped).closed  # a done action keeps its date: refused
-    except model.ActionError:
+    except model.RepeatsError:
         assert {"RRULE", "RDATE"} & set(model.main_component(stamped))  # a series: refused
+    except model.OutOfCalendar:  # dated at the calendar's end: refused with that reason
+        assert model.read(stamped).when is not None
 
 
 def _kept(before: str, after: str) -> None:

@@ -173,3 +173,22 @@ def test_page_of_an_action_ticked_in_a_client_shows_the_plan_task(live, alice):
     assert stale.submit("close-and-create", summary="A second next step").status_code == 303
     uids = [s.action.uid for s in alice.list(live.calendar_path("alice"))]
     assert sorted(uids) == sorted(["tick-1", planned])
+
+
+def test_the_planning_task_is_written_in_the_configured_language(tmp_path):
+    dav = Dav(tmp_path / "var", config="followup_language = fr\n")
+    _create(dav, "a1")
+    _client_edit(dav, "a1.ics", ["STATUS:COMPLETED"], drop=("STATUS",))
+    [plan] = [h for h in dav.hrefs() if h != "a1.ics"]
+    assert model.read(dav.cal(plan)).summary == "Planifier la prochaine étape : Renewal 2027"
+
+
+def test_an_unknown_language_stops_serve_with_one_line(tmp_path):
+    from tests.test_acceptance import free_port, run
+
+    conf = tmp_path / "radicale.ini"
+    conf.write_text("[storage]\nfollowup_language = de\n")
+    done = run("serve", "--port", str(free_port()), "--data", str(tmp_path / "var"),
+               "--radicale-config", str(conf))
+    assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
+    assert "followup_language" in done.stderr and "en, fr" in done.stderr

@@ -116,8 +116,13 @@ def test_rotating_the_secret_invalidates_links_and_restamp_writes_new_ones(tmp_p
         for old in old_links:
             token = old.rsplit("/a/", 1)[1]
             assert _get(server, token).status_code == 404
+        capsys.readouterr()
         assert cli.main(["restamp", "--url", server.base_url,
                          "--data", str(tmp_path / "var")]) == 0
+        assert "restamped 3 item(s), 0 already current" in capsys.readouterr().out
+        assert cli.main(["restamp", "--url", server.base_url,
+                         "--data", str(tmp_path / "var")]) == 0
+        assert "restamped 0 item(s), 3 already current" in capsys.readouterr().out
         alice = _alice(server)
         for path, old in zip(paths, old_links, strict=True):
             stored = alice.get(path)

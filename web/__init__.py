@@ -84,9 +84,13 @@ def _not_found(_exc: Exception) -> tuple[str, int]:
     from flask_babel import gettext as _
 
     # lang_next: the page is the same whatever was asked for (a bad page link included).
+    # So it names every reason a link fails and never says which one it was: that would
+    # tell a guesser whether a token once named an item.
     return render_template("error.html", lang_next="/", message=_(
-        "There is nothing here. If you followed a link from your calendar, check that it "
-        "was copied whole; otherwise start again from the overdue actions.")), 404
+        "There is nothing here. A link from your calendar stops working when it was copied "
+        "incompletely, when its action was deleted, or when the links were renewed (the "
+        "action in your calendar app then carries its new link). Start again from the "
+        "overdue actions.")), 404
 
 
 def _form_expired(_exc: Exception) -> tuple[str, int]:

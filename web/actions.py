@@ -24,7 +24,7 @@ from web.calendar import owns, page_url, store, tokens, zone
 from web.i18n import moment, safe_target
 from web.text import headline
 
-SUMMARY_LIMIT = 500  # what the form allows (maxlength); checked here for other senders
+SUMMARY_LIMIT = model.SUMMARY_LIMIT  # what the form allows (maxlength), and the model
 OUTCOME_LIMIT = 2000
 bp = Blueprint("actions", __name__, url_prefix="/a")
 
@@ -52,7 +52,7 @@ def suggestion(action: model.Action) -> dict[str, str]:
     today = dt.datetime.now(zone()).date()
     summary = _("Follow up: %(summary)s", summary=action.summary) if action.summary else ""
     return {
-        "summary": summary[:SUMMARY_LIMIT],  # a long title must not make the form refuse itself
+        "summary": model.fit_summary(summary),  # a long title must not make the form refuse itself
         "due": model.default_due(action.kind, today).isoformat(),
         "kind": action.kind,
     }
@@ -130,9 +130,8 @@ def read_next_form(suffix: str = "") -> tuple[dict[str, str], model.Moment | Non
                                   "YYYY-MM-DDTHH:MM for a time"))
     try:
         when = model.parse_due(form["due"], zone())
-    except model.ActionError:
-        raise model.ActionError(_("%(value)s is not a date: write YYYY-MM-DD, or "
-                                  "YYYY-MM-DDTHH:MM for a time", value=form["due"])) from None
+    except model.DateError as exc:
+        raise model.ActionError(date_problem(exc)) from None
     kind = form["kind"] or None
     if kind is not None and kind not in model.KINDS:
         raise model.ActionError(_("unknown kind %(kind)s: choose one from the list", kind=kind))
@@ -145,6 +144,16 @@ def read_next_form(suffix: str = "") -> tuple[dict[str, str], model.Moment | Non
         raise model.ActionError(_("the summary is longer than %(limit)d characters: keep the "
                                   "details for the description", limit=SUMMARY_LIMIT))
     return form, when, kind
+
+
+def date_problem(exc: model.DateError) -> str:
+    """model.parse_due's refusal, in the reader's language."""
+    if exc.problem == "skipped":
+        return _("%(value)s does not exist in %(zone)s: the clocks skip that hour on that day "
+                 "(daylight saving time). Choose another time", value=exc.text, zone=exc.zone)
+    return _("%(value)s is not a date followup accepts: write YYYY-MM-DD, or YYYY-MM-DDTHH:MM "
+             "for a time, with a year from %(first)d to %(last)d", value=exc.text,
+             first=model.FIRST_YEAR, last=model.LAST_YEAR)
 
 
 def close_and_create_one(stored: Stored, when: model.Moment | None, form: dict[str, str],
@@ -198,10 +207,14 @@ def postpone(token: str) -> ResponseReturnValue:
         return render_action(load(token), _("Not postponed: this action is closed. Reopen "
                                             "it first if it is to be done later."),
                              status=409)
-    except model.ActionError:
+    except model.RepeatsError:
         return render_action(stored, _("This action repeats: move it in your calendar app, "
                                        "where you can choose this occurrence or the series."),
                              status=400)
+    except model.OutOfCalendar:
+        return render_action(stored, _("This action is dated at the very end of the calendar, "
+                                       "so it cannot be postponed. Give it a real date in your "
+                                       "calendar app."), status=400)
     except Conflict:
         return render_action(stored, str(CONFLICT), status=409)
     moved = store().get(stored.path).action.when

@@ -12,6 +12,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import Babel, get_locale
 from flask_babel import gettext as _
 
+from server.model import in_zone
 from web.calendar import zone
 
 LANGUAGES = {"en": "English", "fr": "Français"}
@@ -64,8 +65,9 @@ def _locale() -> str:
 
 
 def _local(value: dt.datetime) -> dt.datetime:
-    """An aware time in the user's zone; a floating time stays as written."""
-    return value.astimezone(zone()) if value.tzinfo else value
+    """An aware time in the user's zone; a floating time (or one the zone cannot show, at
+    the calendar's very end) stays as written."""
+    return in_zone(value, zone())
 
 
 def day(value: dt.date | dt.datetime) -> str:
