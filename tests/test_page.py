@@ -155,11 +155,16 @@ def form_fields(html: str, data_action: str) -> dict[str, str]:
         r'<input type="hidden" name="([^"]+)" value="([^"]*)"', body)}
 
 
-def test_undo_keeps_a_next_action_edited_since_the_page_was_shown(client, live, alice):
+def _closed_with_next(live, alice):
+    """A meeting closed with a next action: (the meeting, its next action, its page)."""
     stored = alice.new_action(live.calendar_path("alice"),
                               model.new("Meet the buyer", "meeting", dt.date(2026, 12, 1)))
     _, successor = alice.close_and_create(stored.path, "Send the minutes", dt.date(2026, 12, 2))
-    url = f"/a/{PageTokens(live.secret_key).make(stored.path)}"
+    return stored, successor, f"/a/{PageTokens(live.secret_key).make(stored.path)}"
+
+
+def test_undo_keeps_a_next_action_edited_since_the_page_was_shown(client, live, alice):
+    stored, successor, url = _closed_with_next(live, alice)
     html = client.get(url).get_data(as_text=True)
     # Meanwhile, in a calendar app, someone writes the minutes into the next action.
     alice.modify(successor.path, lambda cal: _described(cal, "Minutes: they sign in March"))
@@ -174,10 +179,7 @@ def test_undo_keeps_a_next_action_edited_since_the_page_was_shown(client, live, 
 
 
 def test_undo_deletes_an_unchanged_next_action(client, live, alice):
-    stored = alice.new_action(live.calendar_path("alice"),
-                              model.new("Meet the buyer", "meeting", dt.date(2026, 12, 1)))
-    _, successor = alice.close_and_create(stored.path, "Send the minutes", dt.date(2026, 12, 2))
-    url = f"/a/{PageTokens(live.secret_key).make(stored.path)}"
+    stored, successor, url = _closed_with_next(live, alice)
     html = client.get(url).get_data(as_text=True)
     response = client.post(url + "/reopen", data={**form_fields(html, "reopen"),
                                                   "successor": "delete"})
