@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import textwrap
 import uuid
 from pathlib import Path
@@ -145,3 +146,38 @@ def test_put_answer_has_no_etag_when_the_stored_item_differs(live):
     # Re-uploading exactly what is stored changes nothing: then the ETag is given.
     again = client.put(path, stored.text, etag=stored.headers["ETag"])
     assert again.status_code == 204 and again.headers["ETag"] == stored.headers["ETag"]
+
+
+def test_an_initial_sync_lists_members_not_the_items_deleted_before_it(live, alice):
+    """RFC 6578 3.4: an empty sync-token gets every member URL and no removed one (Radicale
+    3.9 listed deleted items as 404, and the caldav library then failed to load them)."""
+    import caldav
+    import requests
+
+    from server import model
+    from tests.conftest import PEOPLE
+
+    calendar = alice.actions_calendar()
+    kept = alice.new_action(calendar, model.new("Kept", "call"))
+    gone = alice.new_action(calendar, model.new("Gone", "call"))
+    alice.delete(alice.get(gone.path))
+    report = ('<?xml version="1.0"?><d:sync-collection xmlns:d="DAV:"><d:sync-token/>'
+              '<d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>')
+    answer = requests.request("REPORT", f"{live.base_url}{calendar}", data=report, timeout=30,
+                              auth=("alice", PEOPLE["alice"]),
+                              headers={"Depth": "1", "Content-Type": "application/xml"})
+    assert answer.status_code == 207
+    assert kept.href in answer.text and gone.href not in answer.text and "404" not in answer.text
+    client = caldav.DAVClient(url=live.dav_url, username="alice", password=PEOPLE["alice"])
+    [found] = client.principal().calendars()
+    assert [model.read(model.parse(o.data)).summary for o in found.objects(
+        load_objects=True)] == ["Kept"]
+    # An incremental sync still reports the deletion.
+    token = re.search(r"<sync-token>([^<]+)</sync-token>", answer.text).group(1)
+    alice.delete(alice.get(kept.path))
+    later = requests.request("REPORT", f"{live.base_url}{calendar}", timeout=30,
+                             data=report.replace("<d:sync-token/>",
+                                                 f"<d:sync-token>{token}</d:sync-token>"),
+                             auth=("alice", PEOPLE["alice"]),
+                             headers={"Depth": "1", "Content-Type": "application/xml"})
+    assert kept.href in later.text and "404" in later.text
