@@ -23,6 +23,8 @@ EXIT_USAGE = 2
 EXIT_FAILED = 1
 FIRST_USER = "sales"
 PASSWORD_ENV = "FOLLOWUP_PASSWORD"
+# The companion's own setting (web/__init__.py reads FOLLOWUP_*): the same secret here.
+SECRET_ENV = "FOLLOWUP_SECRET_KEY"
 
 
 class CommandError(Exception):
@@ -397,14 +399,27 @@ def cmd_rotate_secret(args) -> int:
     return 0
 
 
+def _signing_secret(data_folder: str) -> str:
+    """The secret page links are signed with: FOLLOWUP_SECRET_KEY (the companion's, for a
+    companion on another CalDAV server), else the one `followup serve` keeps in --data."""
+    from_env = os.environ.get(SECRET_ENV, "").strip()
+    if from_env:
+        return from_env
+    found = DataDir(Path(data_folder).resolve()).existing_secret_key()
+    if found is None:
+        raise CommandError(
+            f"no link-signing secret in {Path(data_folder) / 'secret_key'}: give the --data "
+            f"folder of followup serve, or set {SECRET_ENV} to the companion's secret key")
+    return found
+
+
 def cmd_restamp(args) -> int:
     from server.tokens import PageTokens
 
-    data = DataDir.at(args.data)
     base_url = checked_base_url(args.base_url) if args.base_url else args.url.rstrip("/")
     if base_url.endswith("/dav"):
         base_url = base_url[:-4]
-    tokens = PageTokens(data.secret_key())
+    tokens = PageTokens(_signing_secret(args.data))
     rewritten = current = 0
     for store, calendar in _accounts(args, tokens, base_url):
         for listed in store.list(calendar):
@@ -412,8 +427,10 @@ def cmd_restamp(args) -> int:
             if written:  # what the server stored: its plugin stamps with the secret it has
                 stored = store.get(stored.path)
             if stored.action.page != store.page_url(stored.path):
-                raise CommandError("the server still writes links with the old secret: "
-                                   "restart followup serve, then run restamp again")
+                raise CommandError(
+                    "the server writes links with another secret than this one: after "
+                    "rotate-secret, restart followup serve and run restamp again; otherwise "
+                    "give the --data folder of that server")
             rewritten += written
             current += not written
     print(f"restamped {rewritten} item(s), {current} already current")

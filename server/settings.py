@@ -101,6 +101,14 @@ class DataDir:
     def secret_key(self) -> str:
         return _secret_file(self.root / "secret_key")
 
+    def existing_secret_key(self) -> str | None:
+        """The site secret if this folder has one; never makes one (a new one would sign
+        links that no server accepts)."""
+        try:
+            return (self.root / "secret_key").read_text().strip() or None
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
     def rotate_secret_key(self) -> str:
         """A new site secret: every page link and session signed so far stops working."""
         value = secrets.token_urlsafe(32)

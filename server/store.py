@@ -104,6 +104,11 @@ class Store:
                  headers: dict[str, str] | None = None):
         try:
             response = self.client.request(self.url_of(path), method, body, headers or {})
+        except caldav.lib.error.AuthorizationError as exc:
+            if "forbidden" in str(getattr(exc, "reason", "")).lower():
+                # 403: this account may not touch it; for a page, the same as not there.
+                raise NotFound(f"{path} is not this account's") from exc
+            raise self._explain(exc, f"{method} {path}") from exc
         except Exception as exc:
             raise self._explain(exc, f"{method} {path}") from exc
         if response.status == 401:

@@ -5,6 +5,7 @@ Without our Radicale plugin the store stamps the page link itself when it writes
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import re
 import socket
@@ -56,9 +57,14 @@ def xandikos(tmp_path):
 
 @pytest.fixture
 def companion(xandikos):
+    """The companion with no CalDAV account of its own: it reads as the visitor, whose
+    browser sends their password (HTTP Basic; this Xandikos takes any)."""
     app = create_app({"TESTING": True, "SECRET_KEY": SECRET, "CALDAV_URL": xandikos,
                       "BASE_URL": BASE, "TIMEZONE": "Europe/Paris"})
-    return app.test_client()
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = "Basic " + base64.b64encode(
+        b"user:any").decode()
+    return client
 
 
 @pytest.fixture
@@ -95,3 +101,33 @@ def test_close_and_create_on_xandikos(companion, store):
     assert closed.next == successor.uid and successor.previous == closed.uid
     assert successor.links == closed.links and successor.page.startswith(BASE + "/a/")
     assert companion.get(successor.page[len(BASE):]).status_code == 200
+    # Without the visitor's password the link opens nothing: the companion has no account
+    # of its own to read the item with, so the browser is asked for one.
+    del companion.environ_base["HTTP_AUTHORIZATION"]
+    asked = companion.get(url)
+    assert asked.status_code == 401 and asked.headers["WWW-Authenticate"].startswith("Basic")
+
+
+def test_restamp_on_another_server_signs_with_the_companions_secret(xandikos, store, tmp_path,
+                                                                   monkeypatch, capsys):
+    """No followup serve, so no data folder: restamp takes FOLLOWUP_SECRET_KEY, and without
+    it refuses rather than sign with a secret of its own that no companion accepts."""
+    from server import cli
+
+    calendar = store.actions_calendar()
+    made = store.new_action(calendar, model.new("Call the buyer", "call"))
+    monkeypatch.chdir(tmp_path)
+    args = ["restamp", "--url", xandikos, "--user", "user", "--password", "any",
+            "--calendar", calendar.rstrip("/").rsplit("/", 1)[-1], "--base-url", BASE]
+    monkeypatch.delenv("FOLLOWUP_SECRET_KEY", raising=False)
+    assert cli.main(args) == cli.EXIT_FAILED
+    assert "FOLLOWUP_SECRET_KEY" in capsys.readouterr().err
+    assert not (tmp_path / "var").exists()  # no stray secret made on the way
+    # Links signed with another secret (a rotated one): restamp writes ours.
+    rotated = Store(xandikos, None, None, tokens=PageTokens("rotated"), base_url=BASE)
+    rotated.update(rotated.get(made.path), rotated.get(made.path).cal)
+    assert store.get(made.path).action.page != PageTokens(SECRET).page_url(BASE, made.path)
+    monkeypatch.setenv("FOLLOWUP_SECRET_KEY", SECRET)
+    assert cli.main(args) == 0
+    assert "restamped 1 item(s)" in capsys.readouterr().out
+    assert store.get(made.path).action.page == PageTokens(SECRET).page_url(BASE, made.path)

@@ -298,3 +298,29 @@ def test_guesses_sent_at_once_are_checked_in_turn(live, door):
         right = list(pool.map(lambda _: _get(f"{live.base_url}/overdue", "bob",
                                              PEOPLE["bob"]), range(10)))
     assert right == [200] * 10
+
+
+def test_without_a_service_account_the_browser_is_asked_for_the_password(live, alice):
+    """Another CalDAV server, no CALDAV_USER: a session could read nothing (it never holds
+    the password), so every page asks the browser for the calendar password instead."""
+    from web import create_app
+    from web.calendar import tokens
+
+    app = create_app({"TESTING": True, "SECRET_KEY": live.secret_key,
+                      "CALDAV_URL": live.dav_url, "BASE_URL": live.base_url})
+    client = app.test_client()
+    item = add(alice, live, "alice", "Call ACME", today() - dt.timedelta(days=1))
+    with app.app_context():
+        link = "/a/" + tokens().make(item.path)
+    for url in ("/overdue", "/login?next=/week", link):
+        asked = client.get(url)
+        assert asked.status_code == 401, url
+        assert asked.headers["WWW-Authenticate"].startswith("Basic")
+        assert "when your browser asks" in asked.get_data(as_text=True)
+    assert "Call ACME" in client.get("/overdue", headers=basic("alice")).get_data(as_text=True)
+    answer = client.get("/login?next=/week", headers=basic("alice"))
+    assert answer.status_code == 303 and answer.headers["Location"] == "/week"
+    assert "Call ACME" in client.get(link, headers=basic("alice")).get_data(as_text=True)
+    assert client.get(link, headers=basic("bob")).status_code == 404  # not bob's to read
+    assert client.get("/overdue", headers={**basic("alice"), "Authorization": "Basic eDp5"}
+                      ).status_code == 401

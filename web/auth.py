@@ -16,8 +16,10 @@ from pathlib import Path
 from flask import (
     Blueprint,
     Flask,
+    abort,
     current_app,
     g,
+    make_response,
     redirect,
     render_template,
     request,
@@ -29,7 +31,7 @@ from flask_babel import gettext as _
 
 from server.attempts import Attempts, Blocked
 from server.sessions import SessionEnds
-from server.store import StoreError
+from server.store import Store, StoreError
 from web.calendar import make_store
 from web.i18n import safe_target
 
@@ -132,8 +134,39 @@ def visitor() -> str | None:
     return basic or session_user()
 
 
+def has_service_account() -> bool:
+    """Whether the companion has a CalDAV account of its own (CALDAV_USER).
+
+    Without one it can only read a calendar as the person looking at it, so it asks the
+    browser for their password (HTTP Basic) instead of keeping a session: a session holds
+    the user's name, never their password, and so could read nothing."""
+    return bool(current_app.config.get("CALDAV_USER"))
+
+
+def challenge(wrong: bool = False) -> ResponseReturnValue:
+    """401 with a Basic challenge: the browser asks for the calendar password."""
+    return (render_template("auth/denied.html", asked=not wrong), 401,
+            {"WWW-Authenticate": 'Basic realm="followup", charset="UTF-8"'})
+
+
+def visitor_store() -> Store:
+    """Without a service account: the store of the visitor's own account, by HTTP Basic;
+    a 401 challenge (or 429) for anyone who has not given a working password."""
+    if g.get("user_store") is not None:
+        return g.user_store
+    try:
+        basic = _basic_user()
+    except TooManyAttempts:
+        abort(make_response(render_template("auth/denied.html", blocked=True), 429))
+    if not basic:
+        abort(make_response(challenge(wrong=basic is False)))
+    g.user = basic
+    return g.user_store
+
+
 def login_required(view: Callable) -> Callable:
-    """Let the signed-in user (session or Basic auth) in; send others to the login form."""
+    """Let the signed-in user (session or Basic auth) in; send others to the login form,
+    or, with no service account, ask the browser for their password."""
 
     @functools.wraps(view)
     def wrapped(*args, **kwargs) -> ResponseReturnValue:
@@ -142,10 +175,11 @@ def login_required(view: Callable) -> Callable:
         except TooManyAttempts:
             return render_template("auth/denied.html", blocked=True), 429
         if basic is False:
-            return (render_template("auth/denied.html"), 401,
-                    {"WWW-Authenticate": 'Basic realm="followup", charset="UTF-8"'})
-        g.user = basic or session_user()
+            return challenge(wrong=True)
+        g.user = basic or (session_user() if has_service_account() else None)
         if not g.user:
+            if not has_service_account():
+                return challenge()
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
         return view(*args, **kwargs)
 
@@ -155,6 +189,8 @@ def login_required(view: Callable) -> Callable:
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
     target = safe_target(request.values.get("next"), url_for("overdue.show"))
+    if not has_service_account():  # no sessions here: the browser's own password dialog
+        return _login_by_browser(target)
     if request.method == "GET":
         if session_user():
             return redirect(target)
@@ -175,6 +211,14 @@ def login() -> ResponseReturnValue:
     session["user"] = user
     session["since"] = time.time()
     return redirect(target, code=303)
+
+
+def _login_by_browser(target: str) -> ResponseReturnValue:
+    try:
+        basic = _basic_user()
+    except TooManyAttempts:
+        return render_template("auth/denied.html", blocked=True), 429
+    return redirect(target, code=303) if basic else challenge(wrong=basic is False)
 
 
 @bp.post("/logout")

@@ -39,9 +39,16 @@ def make_store(user: str | None, password: str | None) -> Store:
 
 
 def store() -> Store:
-    """The companion's own CalDAV account: it opens items that a page link names."""
+    """The companion's own CalDAV account: it opens items that a page link names.
+
+    Without one (another CalDAV server, no CALDAV_USER) the visitor's own account, asked
+    for by HTTP Basic: a page link then opens only for someone who may read its item."""
     if "store" not in g:
         cfg = current_app.config
+        if not cfg["CALDAV_USER"]:
+            from web.auth import visitor_store  # auth builds on this module
+
+            return visitor_store()
         g.store = make_store(cfg["CALDAV_USER"], cfg["CALDAV_PASSWORD"])
     return g.store
 
