@@ -255,6 +255,9 @@ class InternalServer:
         return self
 
     def close(self) -> None:
+        # Workers first: closing the trigger under a running task makes waitress print an
+        # OSError traceback ("Bad file descriptor").
+        self._server.task_dispatcher.shutdown()
         self._server.close()
 
 

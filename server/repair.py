@@ -40,8 +40,20 @@ class Finding:
 
     def line(self) -> str:
         state = ("fixed" if self.fixed else "would be fixed" if self.fixable
-                 else "needs a person")
+                 else f"needs a person: {ADVICE[self.kind]}")
         return f"{self.kind}: {self.path}: {self.detail} ({state})"
+
+
+# What a person does about what repair leaves alone, in the apps they have.
+ADVICE = {
+    "unfinished-close": "if that item really is this action's next step, close this action "
+                        "on its page; otherwise nothing to do",
+    "duplicate-successor": "open both next actions, keep the right one and delete the other "
+                           "in your calendar app",
+    "dangling-next": "its next action was deleted; if one is still needed, open this "
+                     "action's page, Undo, then Close and create next",
+    "stale-next": "nothing to do; its page offers Close and create next as for any action",
+}
 
 
 def sweep(store: Store, calendar_path: str, fix: bool = True,

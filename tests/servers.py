@@ -54,6 +54,7 @@ class LiveServer:
 
     def stop(self) -> None:
         self._stopping = True
+        self._server.task_dispatcher.shutdown()
         self._server.close()
         self._internal.close()
 

@@ -53,3 +53,11 @@ def test_repair_with_a_wrong_password_says_so(live, capsys):
     code = cli.main(["repair", "--url", live.base_url, "--user", "alice", "--password", "no"])
     assert code == cli.EXIT_FAILED
     assert "refused the user name or password" in capsys.readouterr().err
+
+
+def test_what_repair_leaves_to_a_person_says_what_to_do():
+    from server.repair import ADVICE, Finding
+
+    for kind in ("unfinished-close", "duplicate-successor", "dangling-next", "stale-next"):
+        line = Finding(kind, "/dav/alice/actions/x.ics", "detail", fixed=False).line()
+        assert f"(needs a person: {ADVICE[kind]})" in line and len(ADVICE[kind]) > 20
