@@ -255,6 +255,7 @@ class Storage(multifilesystem.Storage):
         as a PUT of a new item would store it, and the index is made once afterwards."""
         if items is None or not self.is_actions_calendar(href):
             return super().create_collection(href, items, props)
+        props = self._kept_props(href, props)
         self.whole_calendar = whole = WholeCalendar()
         try:
             result = super().create_collection(href, items, props)
@@ -262,6 +263,17 @@ class Storage(multifilesystem.Storage):
             self.whole_calendar = None
         self._after_whole_calendar(result[0], whole)
         return result
+
+    def _kept_props(self, href: str, props: dict | None) -> dict | None:
+        """The calendar's properties after a whole-calendar PUT: those stored (its name
+        "Actions", its VEVENT and VTODO, a colour), updated by the body's (a name given by
+        X-WR-CALNAME, a description by X-WR-CALDESC). Radicale alone keeps only the body's,
+        and the calendar lost its name and the kinds of items it holds. Written with the
+        items, in the folder that replaces the calendar, so no one sees it without them."""
+        existing = next(iter(self.discover(href)), None)
+        if not props or not isinstance(existing, multifilesystem.Collection):
+            return props
+        return {**existing.get_meta(), **props}
 
     def _after_whole_calendar(self, collection: Collection, whole: WholeCalendar) -> None:
         """Index every item in one go; then format, one by one through our own upload, the

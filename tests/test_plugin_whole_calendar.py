@@ -2,13 +2,14 @@
 
 Radicale writes such a calendar itself, in a fresh folder, under its global write lock; the
 plugin formats each item on its way in. These tests check that every item gets its page link
-for the file it lands in and that each item is written once (a second upload per item made
-the PUT quadratic: 60 s for 3,000 items).
+for the file it lands in, that each item is written once (a second upload per item made the
+PUT quadratic: 60 s for 3,000 items), and that the calendar keeps its own properties.
 """
 
 from __future__ import annotations
 
 import collections
+import json
 
 import pytest
 from radicale import item as radicale_item
@@ -40,6 +41,10 @@ def page_path(dav: Dav, href: str) -> str:
     """The item path the stored page link of `href` names."""
     page = model.read(dav.cal(href)).page
     return PageTokens(dav.data.secret_key()).read(page.rsplit("/", 1)[1])
+
+
+def props(dav: Dav) -> dict:
+    return json.loads((dav.folder / ".Radicale.props").read_text())
 
 
 def count_calls(monkeypatch, owner: type, name: str, calls: collections.Counter) -> None:
@@ -134,3 +139,40 @@ def test_every_item_names_the_file_it_landed_in(dav):
         assert page_path(dav, href) == CALENDAR + href
     assert dav.put("dup.ics", task(random_one)).status_code == 409
 
+
+def propfind(dav: Dav) -> str:
+    body = ('<?xml version="1.0"?><D:propfind xmlns:D="DAV:" '
+            'xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:displayname/>'
+            '<C:supported-calendar-component-set/></D:prop></D:propfind>')
+    response = dav.client.open(CALENDAR, method="PROPFIND", data=body, headers=dict(
+        dav.headers, Depth="0", **{"Content-Type": "application/xml"}))
+    assert response.status_code == 207
+    return response.get_data(as_text=True)
+
+
+def set_colour(dav: Dav, colour: str) -> None:
+    body = ('<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" '
+            'xmlns:I="http://apple.com/ns/ical/"><D:set><D:prop>'
+            f'<I:calendar-color>{colour}</I:calendar-color></D:prop></D:set></D:propertyupdate>')
+    response = dav.client.open(CALENDAR, method="PROPPATCH", data=body, headers=dict(
+        dav.headers, **{"Content-Type": "application/xml"}))
+    assert response.status_code == 207
+
+
+def test_the_calendar_keeps_its_name_and_kinds_of_items(dav):
+    assert props(dav)["D:displayname"] == "Actions"
+    set_colour(dav, "#ff8800")
+    assert put_whole(dav, [todo("p1")]).status_code in (201, 204)
+    assert props(dav) == {"tag": "VCALENDAR", "D:displayname": "Actions",
+                          "C:supported-calendar-component-set": "VEVENT,VTODO",
+                          "ICAL:calendar-color": "#ff8800"}
+    answer = propfind(dav)
+    assert "Actions</" in answer and 'name="VEVENT"' in answer and 'name="VTODO"' in answer
+
+
+def test_a_name_given_in_the_body_is_the_new_name(dav):
+    head = "X-WR-CALNAME:Imported actions\r\nX-WR-CALDESC:From the old CRM\r\n"
+    assert put_whole(dav, [todo("p2")], head=head).status_code in (201, 204)
+    assert props(dav) == {"tag": "VCALENDAR", "D:displayname": "Imported actions",
+                          "C:calendar-description": "From the old CRM",
+                          "C:supported-calendar-component-set": "VEVENT,VTODO"}
