@@ -32,7 +32,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import icalendar
 import radicale.item as radicale_item
 from radicale import pathutils
 from radicale.log import logger
@@ -40,7 +39,7 @@ from radicale.storage import multifilesystem
 
 from plugins import fastpath, rawbody
 from plugins.index import Entry, Index, scan
-from server import merge, model, nextstep, protect
+from server import ical, merge, model, nextstep, protect
 from server.settings import SERVICE_USER
 from server.tokens import PageTokens
 
@@ -352,7 +351,7 @@ class Storage(multifilesystem.Storage):
             return item, ""
         try:
             text = item.serialize()
-            cal = icalendar.Calendar.from_ical(text)
+            cal = ical.read(text)
         except Exception as exc:  # not ours to judge: Radicale already accepted it
             logger.info("followup: %s/%s stored as Radicale read it: %s",
                         collection_path, href, exc)
@@ -410,7 +409,7 @@ class Storage(multifilesystem.Storage):
         if raw is None or protect.same_lines(raw, text):
             return cal, 0
         try:
-            sent = icalendar.Calendar.from_ical(raw)
+            sent = ical.read(raw)
             if _uids(sent) != _uids(cal):
                 return cal, 0
             cal, fixed = protect.restore_damaged(sent, cal)
