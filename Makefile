@@ -47,6 +47,7 @@ screenshots: $(INSTALLED) translations
 # By hand, not in CI: results go to docs/PERFORMANCE.md with the machine and the date.
 bench: $(INSTALLED) translations
 	$(BIN)/python bench/put_at_scale.py
+	$(BIN)/python bench/whole_calendar_put.py
 	$(BIN)/python bench/load_page.py
 
 lint: $(INSTALLED)

@@ -175,14 +175,20 @@ class Index:
             row = None
         if self._db is not None and not os.path.exists(self.path):
             self._db = None
+        if row and row[0] == folder_state(self.folder):
+            return
+        self.replace((href, scan(text, uid)) for href, uid, text in items())
+
+    def replace(self, entries: Iterable[tuple[str, Entry]]) -> None:
+        """Forget every entry and record `entries` ((href, entry) of every item), stamped.
+
+        For a folder just written whole (a whole-calendar PUT), whose entries are known."""
         with nullcontext(self._connect()) as db:
-            if row and row[0] == folder_state(self.folder):
-                return
             db.execute("BEGIN")
             db.execute("DELETE FROM items")
             db.execute("DELETE FROM links")
-            for href, uid, text in items():
-                self._put(db, href, scan(text, uid))
+            for href, entry in entries:
+                self._put(db, href, entry)
             self._stamp(db)
             db.execute("COMMIT")
 

@@ -5,6 +5,8 @@ an unescaped comma in a text value cuts ``LOCATION:12 rue de l'Exemple, Lyon`` d
 ``12 rue de l'Exemple``. No storage plugin can undo that, because it only ever sees vobject's
 copy. So this WSGI middleware, placed in front of Radicale, re-encodes a PUT body with
 icalendar (which reads such values whole and writes them escaped) before Radicale sees it.
+It reads with server/ical.py, so that a list (``RESOURCES:x,y``) stays a list and a value of a
+type icalendar does not know (``X-FOO;VALUE=TEXT:a,b``) stays as sent.
 
 A body icalendar cannot read is passed on untouched: Radicale then accepts or refuses it as
 it would without us.
@@ -20,7 +22,7 @@ from collections.abc import Callable
 import icalendar
 
 from plugins import rawbody
-from server import model
+from server import ical, model
 
 log = logging.getLogger("followup.protect")
 MAX_BODY = 10 * 1024 * 1024  # larger bodies go to Radicale as sent; it applies its own limit
@@ -61,7 +63,7 @@ def reencode(body: bytes) -> bytes | None:
     """The body written so that vobject reads what the client meant, or None to leave it."""
     try:
         text = model.clean_text(body.decode("utf-8-sig"))
-        cal = icalendar.Calendar.from_ical(text)
+        cal = ical.read(text)  # lists and unknown values as sent (server/ical.py)
         if not isinstance(cal, icalendar.Calendar):
             return None
         return cal.to_ical(sorted=False)

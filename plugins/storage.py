@@ -27,16 +27,19 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import icalendar
 import radicale.item as radicale_item
+from radicale import pathutils
 from radicale.log import logger
 from radicale.storage import multifilesystem
 
 from plugins import fastpath, rawbody
-from plugins.index import Index, scan
-from server import merge, model, nextstep, protect
+from plugins.index import Entry, Index, scan
+from server import ical, merge, model, nextstep, protect
 from server.settings import SERVICE_USER
 from server.tokens import PageTokens
 
@@ -116,6 +119,14 @@ def _same_as(old: radicale_item.Item, collection_path: str) -> radicale_item.Ite
         name=old.name, component_name=old.component_name, time_range=old.time_range)
 
 
+@dataclass
+class WholeCalendar:
+    """A whole-calendar PUT under way: the index entries of the items formatted as Radicale
+    wrote them, by file name, for the index made once after Radicale's rename."""
+
+    entries: dict[str, Entry] = field(default_factory=dict)
+
+
 class Collection(multifilesystem.Collection):
     """A calendar whose uploads keep followup's format, indexed for O(1) lookups."""
 
@@ -181,6 +192,49 @@ class Collection(multifilesystem.Collection):
         present = set(self._list())
         return token, [href for href in changes if href in present]
 
+    def _upload_all_nonatomic(self, items: Iterable[radicale_item.Item],
+                              suffix: str = "") -> None:
+        """Whole-calendar PUT: Radicale writes every item into a fresh folder here, once.
+
+        Each item of an actions calendar is formatted on its way in (page link, repairs), so
+        it is written once, as stock Radicale writes it: no second upload per item, whose
+        history bookkeeping scans the whole calendar each time (quadratic)."""
+        whole = self._storage.whole_calendar
+        if whole is None or suffix != ".ics":
+            super()._upload_all_nonatomic(items, suffix)
+            return
+        super()._upload_all_nonatomic(self._formatted(items, suffix, whole), suffix)
+
+    def _formatted(self, items: Iterable[radicale_item.Item], suffix: str,
+                   whole: WholeCalendar) -> Iterator[radicale_item.Item]:
+        # Radicale writes each item before it asks for the next one, so the file names taken
+        # so far are on disk when the next name is predicted.
+        for item in items:
+            href = self._predicted_href(item.uid, suffix)
+            if href is None:  # a name made up at random: formatted after the rename
+                yield item
+                continue
+            try:
+                formatted = self._storage.prepare_imported(self.path, href, item)
+            except Exception as exc:  # never let an odd item stop the client's write
+                logger.warning("followup: %s/%s kept as imported: %s", self.path, href, exc)
+                formatted = item
+            # Not recorded (a scan that failed): indexed after the rename, with the others.
+            with contextlib.suppress(Exception):
+                whole.entries[href] = scan(formatted.serialize(), formatted.uid)
+            yield formatted
+
+    def _predicted_href(self, uid: str, suffix: str) -> str | None:
+        """The file name Radicale 3.9.0's `_upload_all_nonatomic` gives this UID: the first
+        of `<uid><suffix>` and `<sha256 of uid><suffix>` that is safe and free; None when
+        both are taken and it makes one up at random."""
+        first = uid if uid.lower().endswith(suffix.lower()) else uid + suffix
+        for href in (first, radicale_item.get_etag(uid).strip('"') + suffix):
+            if pathutils.is_safe_filesystem_path_component(href) and not os.path.lexists(
+                    os.path.join(self._filesystem_path, href)):
+                return href
+        return None
+
     def delete(self, href: str | None = None) -> None:
         index = self._index_or_none() if href is not None else None
         super().delete(href)
@@ -210,6 +264,7 @@ class Storage(multifilesystem.Storage):
         self.companions = frozenset(_names(options.get("storage", "followup_companion_users")))
         self._user = ""
         self.last_was_fast = False  # set per upload, under the write lock
+        self.whole_calendar: WholeCalendar | None = None  # set per whole-calendar PUT, too
         rawbody.install()
 
     @contextlib.contextmanager
@@ -222,18 +277,53 @@ class Storage(multifilesystem.Storage):
             yield
 
     def create_collection(self, href: str, items=None, props=None):
-        """Whole-calendar PUT: Radicale writes the items without upload(); give each one its
-        page link (and restored format) afterwards, through our own upload."""
-        result = super().create_collection(href, items, props)
-        collection = result[0]
-        if items is not None and self.is_actions_calendar(collection.path):
-            for item in list(collection.get_all()):
-                try:
-                    collection.upload(item.href, item)
-                except Exception as exc:
-                    logger.warning("followup: %s/%s kept as imported: %s",
-                                   collection.path, item.href, exc)
+        """Whole-calendar PUT: Radicale writes the items without upload(). In an actions
+        calendar each one is formatted as it is written (`Collection._upload_all_nonatomic`),
+        as a PUT of a new item would store it, and the index is made once afterwards."""
+        if items is None or not self.is_actions_calendar(href):
+            return super().create_collection(href, items, props)
+        props = self._kept_props(href, props)
+        self.whole_calendar = whole = WholeCalendar()
+        try:
+            result = super().create_collection(href, items, props)
+        finally:
+            self.whole_calendar = None
+        self._after_whole_calendar(result[0], whole)
         return result
+
+    def _kept_props(self, href: str, props: dict | None) -> dict | None:
+        """The calendar's properties after a whole-calendar PUT: those stored (its name
+        "Actions", its VEVENT and VTODO, a colour), updated by the body's (a name given by
+        X-WR-CALNAME, a description by X-WR-CALDESC). Radicale alone keeps only the body's,
+        and the calendar lost its name and the kinds of items it holds. Written with the
+        items, in the folder that replaces the calendar, so no one sees it without them."""
+        existing = next(iter(self.discover(href)), None)
+        if not props or not isinstance(existing, multifilesystem.Collection):
+            return props
+        return {**existing.get_meta(), **props}
+
+    def _after_whole_calendar(self, collection: Collection, whole: WholeCalendar) -> None:
+        """Index every item in one go; then format, one by one through our own upload, the
+        few that were not formatted on their way in (a file name Radicale made up)."""
+        hrefs = set(collection._list())
+        entries = {href: entry for href, entry in whole.entries.items() if href in hrefs}
+        others = {href: collection._get(href, verify_href=False)
+                  for href in sorted(hrefs - entries.keys())}
+        try:
+            # Indexed as written first, so that a UID is never missing from the index, even
+            # if formatting one of the others fails below.
+            Index(collection._filesystem_path).replace([*entries.items(), *(
+                (href, scan(item.serialize(), item.uid)) for href, item in others.items()
+                if item is not None)])
+        except Exception as exc:  # the index is an optimisation: the next use rebuilds it
+            logger.warning("followup: could not index %s: %s", collection.path, exc)
+        for href, item in others.items():
+            try:
+                if item is not None:
+                    collection.upload(href, item)
+            except Exception as exc:
+                logger.warning("followup: %s/%s kept as imported: %s",
+                               collection.path, href, exc)
 
     def move(self, item: radicale_item.Item, to_collection, to_href: str) -> None:
         """MOVE renames the file: the page link names the old path, so stamp it anew."""
@@ -264,6 +354,19 @@ class Storage(multifilesystem.Storage):
 
     # -- one upload ----------------------------------------------------------------------------
 
+    def prepare_imported(self, collection_path: str, href: str,
+                         item: radicale_item.Item) -> radicale_item.Item:
+        """An item of a whole-calendar PUT, as a PUT of a new item would store it (no stored
+        version, so nothing to restore and no next-step rule). An item already in the format
+        for this place (a calendar exported and put back) is kept as it is, unparsed."""
+        try:
+            text = item.serialize()
+            if fastpath.nothing_to_do(text, text, self.page_url(collection_path, href)):
+                return item
+        except Exception:  # the full path decides
+            pass
+        return self.prepare_upload(collection_path, href, item, None)[0]
+
     def prepare_upload(self, collection_path: str, href: str, item: radicale_item.Item,
                        old: radicale_item.Item | None) -> tuple[radicale_item.Item, str]:
         """The item to store, and what the upload did (merge.CLOSED, TICKED, REOPENED, '')."""
@@ -276,7 +379,7 @@ class Storage(multifilesystem.Storage):
             return item, ""
         try:
             text = item.serialize()
-            cal = icalendar.Calendar.from_ical(text)
+            cal = ical.read(text)
         except Exception as exc:  # not ours to judge: Radicale already accepted it
             logger.info("followup: %s/%s stored as Radicale read it: %s",
                         collection_path, href, exc)
@@ -334,7 +437,7 @@ class Storage(multifilesystem.Storage):
         if raw is None or protect.same_lines(raw, text):
             return cal, 0
         try:
-            sent = icalendar.Calendar.from_ical(raw)
+            sent = ical.read(raw)
             if _uids(sent) != _uids(cal):
                 return cal, 0
             cal, fixed = protect.restore_damaged(sent, cal)

@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 
+from server import ical
+
 KINDS = ("call", "meeting", "email", "task")
 LINK_KINDS = ("account", "contact", "opportunity", "project")
 
@@ -30,7 +32,7 @@ PROP_NEXT = "X-FOLLOWUP-NEXT"
 PROP_OUTCOME = "X-FOLLOWUP-OUTCOME"
 LINK_PROPS = {kind: f"X-FOLLOWUP-{kind.upper()}" for kind in LINK_KINDS}
 # Where a value the format forbids is kept, so that nothing a client wrote is lost.
-SAVED_PREFIX = "X-FOLLOWUP-SAVED-"
+SAVED_PREFIX = ical.SAVED_PREFIX  # "X-FOLLOWUP-SAVED-": read as the client wrote it
 
 # A closed meeting reads as done in every client through this mark (events have no done state).
 CLOSED_MARK = "✓ "
@@ -160,7 +162,7 @@ def utcnow() -> dt.datetime:
 def parse(text: str | bytes) -> icalendar.Calendar:
     """Parse iCalendar text tolerantly; raise ActionError with a readable reason otherwise."""
     try:
-        cal = icalendar.Calendar.from_ical(text)
+        cal = ical.read(text)  # values kept as written (server/ical.py)
     except Exception as exc:  # icalendar raises several types for broken input
         raise ActionError(f"not a readable iCalendar object: {exc}") from exc
     if not isinstance(cal, icalendar.Calendar):

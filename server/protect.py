@@ -3,7 +3,7 @@
 Radicale parses every upload with vobject and stores vobject's serialization. vobject 0.9
 truncates text at an unescaped comma (``SUMMARY:a,b`` is stored as ``SUMMARY:a``), doubles
 the backslash of ``\\:``, drops empty parameters, and more. `restore_damaged()` compares the
-client's text (parsed with icalendar, our reference parser) with what vobject made of it,
+client's text (parsed by server/ical.py, our reference reading) with what vobject made of it,
 and puts back, property name by property name, the client's lines wherever vobject's differ.
 
 Properties Radicale changes on purpose (its client workarounds) are left as Radicale made

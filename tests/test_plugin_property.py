@@ -3,11 +3,13 @@
 Each example is one calendar object a client could send: varied text (commas, semicolons,
 backslashes, quotes, colons, long lines, non-Latin scripts, emoji, tabs, line breaks), X-
 properties with parameters (quoted or not, RFC 6868 carets), unescaped commas where sloppy
-clients write them, ALTREP and LANGUAGE parameters, attendees, weekly recurrences, alarms,
-zoned dates with their VTIMEZONE. It is PUT (one request per item) through
-the product's Radicale with the plugins and compared property by property with the GET
-(tests/compare.py). `make test` runs 2,000; FOLLOWUP_PROPERTY_EXAMPLES=20000 for a nightly
-run. Every file of the client bug shapes goes through the same comparison.
+clients write them, TEXT lists (CATEGORIES, RESOURCES) of several values with escaped
+commas in them, X- lists with a VALUE type, REQUEST-STATUS, ALTREP and LANGUAGE parameters,
+attendees, weekly recurrences, alarms, zoned dates with their VTIMEZONE. It is PUT (one
+request per item) through the product's Radicale with the plugins and compared property by
+property with the GET (tests/compare.py). `make test` runs 2,000;
+FOLLOWUP_PROPERTY_EXAMPLES=20000 for a nightly run. Every file of the client bug shapes goes
+through the same comparison.
 """
 
 from __future__ import annotations
@@ -83,9 +85,22 @@ def items(draw) -> str:
         value = escape(value) if draw(st.booleans()) else value.replace("\\", "").replace(
             "\n", " ").replace(";", "")
         props.append(f"X-GEN-{i}{params}:{value}")
+    # TEXT lists: several values, any of which may hold an escaped comma ("a\\,b,c" is two).
+    for name in draw(st.lists(st.sampled_from(["CATEGORIES", "RESOURCES"]), max_size=2,
+                              unique=True)):
+        lang = draw(st.sampled_from(["", ";LANGUAGE=fr"]))
+        props.append(f"{name}{lang}:" + ",".join(escape(c) for c in draw(
+            st.lists(st.text(ALPHABET, min_size=1, max_size=12), min_size=1, max_size=4))))
     if draw(st.booleans()):
-        props.append("CATEGORIES:" + ",".join(escape(c) for c in draw(
-            st.lists(st.text(ALPHABET, min_size=1, max_size=12), min_size=1, max_size=3))))
+        # An X- list of a declared type: only its writer knows what its commas separate.
+        value_type, values = draw(st.sampled_from([
+            ("TEXT", st.lists(text.map(escape), min_size=1, max_size=3)),
+            ("INTEGER", st.lists(st.integers(-99, 99).map(str), min_size=1, max_size=3)),
+            ("DATE", st.lists(st.sampled_from(["20261215", "20261216"]), min_size=1,
+                              max_size=3))]))
+        props.append(f"X-GEN-LIST;VALUE={value_type}:" + ",".join(draw(values)))
+    if draw(st.booleans()):  # a reply's status: code, then texts after semicolons
+        props.append("REQUEST-STATUS:2.0;" + escape(draw(text)))
     for n in range(draw(st.integers(0, 2))):
         cn = param(draw(st.text(PARAM_ALPHABET, min_size=1, max_size=20)))
         props.append(f"ATTENDEE;CN={cn};PARTSTAT=NEEDS-ACTION:mailto:someone{n}@example.org")
