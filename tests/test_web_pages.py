@@ -451,3 +451,18 @@ def test_a_huge_summary_is_cut_on_the_lists_and_whole_on_its_page(client, live):
     response = client.post(url + "/close", headers=basic(), data={"csrf_token": csrf(html)})
     assert response.status_code == 303
     assert len(client.get_cookie("session").value) < 4000
+
+
+@pytest.mark.parametrize("url", ["/records/foo", "/records/foo/view?uri=x",
+                                 "/records/opportunity/view?uri=urn:followup:opportunity:None",
+                                 "/nowhere"])
+def test_a_wrong_list_address_is_a_plain_no_such_page_with_the_lists(client, url):
+    response = client.get(url, headers=basic())
+    assert response.status_code == 404
+    main = response.get_data(as_text=True).split("<main")[1]
+    assert "There is no such page" in main
+    assert 'href="/overdue"' in main and 'href="/week"' in main
+    assert "calendar" not in main  # that is the action link's story, not this one's
+    # An action link that names nothing is still the one page of its own.
+    token_page = client.get("/a/not-a-token").get_data(as_text=True)
+    assert "copied incompletely" in token_page and "There is no such page" not in token_page
