@@ -71,7 +71,13 @@ def render_action(stored: Stored, error: str = "", form: dict | None = None,
         link_labels=LINK_LABELS, delays=DELAYS, previous=chain["previous"],
         next=chain["next"], page_of=lambda s: page_url(s.path), generation=action.sequence,
         follow_chain=may_follow_chain(user, stored), signed_in=user is not None,
-        back=safe_target(request.values.get("back"), "")), status
+        back=shown_back()), status
+
+
+def shown_back() -> str:
+    """The page's "← Back" target: from its address (?back=, set by the week and "Plan next
+    step"), from a list's form that failed here, or kept by one of the page's own forms."""
+    return safe_target(request.values.get("back") or request.form.get("page_back"), "")
 
 
 def may_follow_chain(user: str | None, stored: Stored) -> bool:
@@ -82,10 +88,16 @@ def may_follow_chain(user: str | None, stored: Stored) -> bool:
     return user is not None and owns(user, stored.path)
 
 
-def _done(token: str) -> ResponseReturnValue:
-    """Where a successful POST goes: back to the list it came from, else the action page."""
-    return redirect(safe_target(request.form.get("back"),
-                                url_for("actions.show", token=token)), code=303)
+def _done(token: str, shown: str | None = None) -> ResponseReturnValue:
+    """Where a successful POST goes. A list's form (`back`) returns to its list. The action
+    page's own forms show the result on an action page (this one, or the token `shown`),
+    with the page's Back link (`page_back`) kept: Postpone or Undo must not strand the user
+    on a page with no way back to the week they came from."""
+    listing = safe_target(request.form.get("back"), "")
+    if listing:
+        return redirect(listing, code=303)
+    kept = safe_target(request.form.get("page_back"), "") or None
+    return redirect(url_for("actions.show", token=shown or token, back=kept), code=303)
 
 
 @bp.get("/<token>")
@@ -189,9 +201,7 @@ def close_and_create(token: str) -> ResponseReturnValue:
         return render_action(stored, _("Not saved: %(reason)s.", reason=exc), form, status=400)
     except Conflict:
         return render_action(stored, str(CONFLICT), form, status=409)
-    if request.form.get("back"):
-        return _done(token)
-    return redirect(url_for("actions.show", token=tokens().make(successor.path)), code=303)
+    return _done(token, shown=tokens().make(successor.path))
 
 
 @bp.post("/<token>/postpone")
