@@ -466,3 +466,20 @@ def test_a_wrong_list_address_is_a_plain_no_such_page_with_the_lists(client, url
     # An action link that names nothing is still the one page of its own.
     token_page = client.get("/a/not-a-token").get_data(as_text=True)
     assert "copied incompletely" in token_page and "There is no such page" not in token_page
+
+
+def test_the_week_names_the_kind_of_timed_entries_too(client, live, alice):
+    """A call and a meeting at the same hour must not look alike on the week."""
+    day = today() + dt.timedelta(days=1)
+    at_ten = dt.datetime.combine(day, dt.time(10, 0), PARIS)
+    add(alice, live, "alice", "Ring the buyer", at_ten, "call")
+    add(alice, live, "alice", "Demo at ACME", at_ten, "meeting")
+    add(alice, live, "alice", "Write the offer", day, "task")
+    html = page(client, f"/week?date={day.isoformat()}")
+    times = dict((what, shown) for shown, what in re.findall(
+        r'<span class="time">([^<]*)</span>\s*<span class="what"><bdi>([^<]*)</bdi>', html))
+    assert times == {"Ring the buyer": "10:00\u202fAM · Call",
+                     "Demo at ACME": "10:00\u202fAM · Meeting", "Write the offer": "Task"}
+    french = client.get(f"/week?date={day.isoformat()}",
+                        headers={**basic(), "Accept-Language": "fr"}).get_data(as_text=True)
+    assert '<span class="time">10:00 · Rendez-vous</span>' in french
