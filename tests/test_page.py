@@ -296,3 +296,24 @@ def test_every_form_of_the_action_page_keeps_its_back_link(client, action, alice
     assert response.headers["Location"].startswith("/a/")  # the result is shown, not skipped
     landed = client.get(response.headers["Location"]).get_data(as_text=True)
     assert f'<p class="back"><a href="{back}">' in landed
+
+
+def _prefilled_due(client, live, alice, cal) -> str:
+    stored = alice.new_action(live.calendar_path("alice"), cal)
+    html = client.get(f"/a/{PageTokens(live.secret_key).make(stored.path)}").get_data(True)
+    return re.search(r'name="due" value="([^"]*)"', html).group(1)
+
+
+def test_the_next_meeting_is_proposed_at_a_time_not_all_day(client, live, alice):
+    from zoneinfo import ZoneInfo
+
+    paris = ZoneInfo("Europe/Paris")  # the app's zone
+    day = model.default_due("meeting", dt.datetime.now(paris).date()).isoformat()
+    at_half_past_two = dt.datetime(2026, 12, 1, 13, 30, tzinfo=dt.UTC)  # 14:30 in Paris
+    assert _prefilled_due(client, live, alice, model.new(
+        "Demo", "meeting", at_half_past_two)) == f"{day}T14:30"
+    assert _prefilled_due(client, live, alice, model.new(
+        "Workshop", "meeting", dt.date(2026, 12, 1))) == f"{day}T09:00"  # all day: 09:00
+    call_day = model.default_due("call", dt.datetime.now(paris).date()).isoformat()
+    assert _prefilled_due(client, live, alice, model.new(
+        "Ring", "call", at_half_past_two)) == call_day  # a call is due on a day

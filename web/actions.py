@@ -47,15 +47,33 @@ def load(token: str) -> Stored:
         abort(404)
 
 
+MEETING_HOUR = dt.time(9, 0)  # a next meeting proposed after one that had no time
+
+
 def suggestion(action: model.Action) -> dict[str, str]:
     """What a close-and-create form is filled with: same kind, a default delay."""
     today = dt.datetime.now(zone()).date()
     summary = _("Follow up: %(summary)s", summary=action.summary) if action.summary else ""
     return {
         "summary": model.fit_summary(summary),  # a long title must not make the form refuse itself
-        "due": model.default_due(action.kind, today).isoformat(),
+        "due": proposed_due(action, today),
         "kind": action.kind,
     }
+
+
+def proposed_due(action: model.Action, today: dt.date) -> str:
+    """The day the next action is proposed for, as the form writes it. A meeting gets a time
+    too, or it becomes an all-day event: the time this one started at (as the clock shows
+    it here), else MEETING_HOUR; a time the clocks skip that day gives MEETING_HOUR."""
+    day = model.default_due(action.kind, today)
+    if action.kind != "meeting":
+        return day.isoformat()
+    at = MEETING_HOUR
+    if isinstance(action.when, dt.datetime):
+        at = model.in_zone(action.when, zone()).time().replace(second=0, microsecond=0)
+    if not model.exists(dt.datetime.combine(day, at, zone())):
+        at = MEETING_HOUR
+    return f"{day.isoformat()}T{at:%H:%M}"
 
 
 def render_action(stored: Stored, error: str = "", form: dict | None = None,
