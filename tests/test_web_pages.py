@@ -483,3 +483,17 @@ def test_the_week_names_the_kind_of_timed_entries_too(client, live, alice):
     french = client.get(f"/week?date={day.isoformat()}",
                         headers={**basic(), "Accept-Language": "fr"}).get_data(as_text=True)
     assert '<span class="time">10:00 · Rendez-vous</span>' in french
+
+
+def test_a_record_with_two_chains_reads_as_one_timeline(client, live, alice):
+    deal = (("opportunity", "Renewal 2027"),)
+    quote = add(alice, live, "alice", "Send the quote", dt.date(2026, 12, 3), "email", deal)
+    _, jane = alice.close_and_create(quote.path, "Call Jane", dt.date(2026, 12, 8), "call")
+    buyer = add(alice, live, "alice", "Call the buyer",
+                dt.datetime(2026, 12, 3, 10, 0, tzinfo=PARIS), "call", deal)
+    alice.close(buyer.path)
+    uri = model.Link.named("opportunity", "Renewal 2027").uri
+    html = page(client, "/records/opportunity/view?" + urlencode({"uri": uri}))
+    uids = re.findall(r'<li class="step[^"]*" data-uid="([^"]+)"', html)
+    assert uids == [quote.action.uid, buyer.action.uid, jane.action.uid]
+    assert re.search(r'class="step next-step" data-uid="' + jane.action.uid, html)
