@@ -497,3 +497,55 @@ def test_a_record_with_two_chains_reads_as_one_timeline(client, live, alice):
     uids = re.findall(r'<li class="step[^"]*" data-uid="([^"]+)"', html)
     assert uids == [quote.action.uid, buyer.action.uid, jane.action.uid]
     assert re.search(r'class="step next-step" data-uid="' + jane.action.uid, html)
+
+
+def flash_links(html: str) -> dict[str, str]:
+    """The links of the page's messages: their text → where they go."""
+    flashes = "".join(re.findall(r'<p class="flash">(.*?)</p>', html, re.S))
+    return {unescape(re.sub(r"<[^>]+>", "", text)): unescape(url)
+            for url, text in re.findall(r'<a href="([^"]+)">(.*?)</a>', flashes, re.S)}
+
+
+def test_a_close_on_the_overdue_list_links_the_action_to_undo_it(client, live, alice):
+    item = add(alice, live, "alice", "Call ACME", today() - dt.timedelta(days=1))
+    html = page(client, "/overdue")
+    response = client.post(form_action(html, "close", "Call ACME"), headers=basic(),
+                           data={"csrf_token": csrf(html), "back": "/overdue"})
+    assert response.headers["Location"] == "/overdue"
+    after = page(client, "/overdue")
+    assert "Closed: <bdi>Call ACME</bdi>" in after or "Closed: Call ACME" in after
+    link = flash_links(after)["Open it to undo"]
+    assert link.startswith("/a/") and link.endswith("?back=%2Foverdue")
+    opened = page(client, link)  # one tap: the page with Undo, and its way back
+    assert 'data-action="reopen"' in opened
+    assert '<p class="back"><a href="/overdue">' in opened
+    undone = client.post(link.split("?")[0] + "/reopen", headers=basic(),
+                         data=form_fields(opened, "reopen"))
+    assert undone.status_code == 303 and not alice.get(item.path).action.closed
+
+
+def test_a_bulk_close_links_each_closed_action(client, live, alice):
+    yesterday = today() - dt.timedelta(days=1)
+    first = add(alice, live, "alice", "Call Dupont", yesterday)
+    second = add(alice, live, "alice", "Mail Durand", yesterday, kind="email")
+    html = page(client, "/overdue")
+    with client.application.app_context():
+        from web.calendar import tokens
+
+        one, two = tokens().make(first.path), tokens().make(second.path)
+    response = client.post("/overdue/close-many", headers=basic(), data={
+        "csrf_token": csrf(html), "t": [one, two], f"choice-{one}": "close",
+        f"choice-{two}": "next", f"summary-{two}": "Mail Durand again",
+        f"due-{two}": today().isoformat(), f"kind-{two}": "email"})
+    assert response.status_code == 303
+    links = flash_links(page(client, "/overdue"))
+    assert links["Call Dupont"] == f"/a/{one}?back=%2Foverdue"
+    assert links["Mail Durand"] == f"/a/{two}?back=%2Foverdue"
+
+
+def form_fields(html: str, data_action: str) -> dict[str, str]:
+    """The hidden fields a browser would send with that form."""
+    body = re.search(r'<form[^>]*data-action="' + data_action + r'"[^>]*>(.*?)</form>', html,
+                     re.S).group(1)
+    return {unescape(name): unescape(value) for name, value in re.findall(
+        r'<input type="hidden" name="([^"]+)" value="([^"]*)"', body)}

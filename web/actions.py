@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from urllib.parse import urlencode
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -145,8 +146,23 @@ def close(token: str) -> ResponseReturnValue:
             "again.", outcome=outcome), kept, status=409)
     except Conflict:
         return render_action(stored, str(CONFLICT), kept, status=409)
-    flash(_("Closed: %(summary)s", summary=headline(stored.action.summary)))
+    message = {"text": _("Closed: %(summary)s", summary=headline(stored.action.summary))}
+    if list_back():  # the row is gone from the list: one tap back to it, to undo a mis-tap
+        message["links"] = [undo_link(stored.path, _("Open it to undo"))]
+    flash(message)
     return _done(token)
+
+
+def list_back() -> str:
+    """The list that a list's form (`back`) returns to; "" for the action page's forms."""
+    return safe_target(request.form.get("back"), "")
+
+
+def undo_link(path: str, label: str) -> list[str]:
+    """A message's link to the page of an action just closed from a list, where Undo is;
+    that page's Back link returns to the list."""
+    back = list_back()
+    return [page_url(path) + (f"?{urlencode({'back': back})}" if back else ""), label]
 
 
 def read_next_form(suffix: str = "") -> tuple[dict[str, str], model.Moment | None, str | None]:
@@ -188,14 +204,11 @@ def date_problem(exc: model.DateError) -> str:
 
 def close_and_create_one(stored: Stored, when: model.Moment | None, form: dict[str, str],
                          kind: str | None, generation: int | None, outcome: str) -> Stored:
-    """Close `stored` and create the next action; flashes where the new one is."""
+    """Close `stored` and create the next action; returns the next action (which may be one
+    made earlier: a resubmitted form names the one that exists). Flashes a typed outcome
+    that could not be saved."""
     closed, successor = store().close_and_create(stored.path, form["summary"], when, kind,
                                                  generation, outcome=outcome)
-    # The successor may be one made earlier (a resubmitted form): name the one that exists.
-    flash({"text": _("Closed: %(closed)s. Next: %(next)s",
-                     closed=headline(stored.action.summary),
-                     next=headline(successor.action.summary)),
-           "url": page_url(successor.path)})
     typed = model.clean_text(outcome).strip()
     if typed and closed.action.outcome != typed:  # closed elsewhere first, with its own note
         flash(_("Your outcome was not saved: the action was already closed with another one. "
@@ -219,6 +232,10 @@ def close_and_create(token: str) -> ResponseReturnValue:
         return render_action(stored, _("Not saved: %(reason)s.", reason=exc), form, status=400)
     except Conflict:
         return render_action(stored, str(CONFLICT), form, status=409)
+    flash({"text": _("Closed: %(closed)s. Next: %(next)s",
+                     closed=headline(stored.action.summary),
+                     next=headline(successor.action.summary)),
+           "links": [[page_url(successor.path), _("Open the next action")]]})
     return _done(token, shown=tokens().make(successor.path))
 
 

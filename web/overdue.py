@@ -3,6 +3,8 @@ place, and a bulk close that asks, per action, whether to create the next one.""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
@@ -21,11 +23,12 @@ from web.actions import (
     suggestion,
 )
 from web.auth import login_required
-from web.calendar import owns, store, tokens, user_items, zone
+from web.calendar import owns, page_url, store, tokens, user_items, zone
 from web.text import headline
 
 bp = Blueprint("overdue", __name__, url_prefix="/overdue")
 PAGE_SIZE = 50
+LINKED, LINK_TITLE = 10, 60  # closed actions a bulk close's message links, title length
 
 
 def _context() -> dict:
@@ -107,7 +110,7 @@ def close_many() -> ResponseReturnValue:
     if errors:
         return render_template("overdue/confirm.html", rows=rows, errors=errors,
                                **_context()), 400
-    done = 0
+    closed = []
     for row in rows:
         stored, outcome = row["stored"], row["outcome"]
         try:
@@ -116,7 +119,7 @@ def close_many() -> ResponseReturnValue:
                                      stored.action.sequence, outcome)
             else:
                 store().close(stored.path, outcome=outcome)
-            done += 1
+            closed.append(stored)
         except AlreadyClosed:
             flash(_("%(summary)s was already closed with another outcome, which stays. Your "
                     "note was: “%(outcome)s”.", summary=headline(stored.action.summary),
@@ -124,6 +127,19 @@ def close_many() -> ResponseReturnValue:
         except Conflict:
             flash(_("%(summary)s changed at the same moment: check it and close it again.",
                     summary=headline(stored.action.summary)))
-    flash(ngettext("%(num)d action closed.", "%(num)d actions closed.", done))
+    flash(closed_message(closed))
     return redirect(url_for("overdue.show"), code=303)
 
+
+def closed_message(closed: list[Stored]) -> dict:
+    """"N actions closed", with a link to each one's page (where Undo is), for the first
+    LINKED of them: the message travels in the session cookie, which holds 4 kB."""
+    text = ngettext("%(num)d action closed.", "%(num)d actions closed.", len(closed))
+    if not closed:
+        return {"text": text}
+    back = urlencode({"back": url_for("overdue.show")})
+    lead = _("To undo one, open it:")
+    return {"text": f"{text} {lead}",
+            "links": [[f"{page_url(s.path)}?{back}", headline(s.action.summary, LINK_TITLE)]
+                      for s in closed[:LINKED]],
+            "more": max(0, len(closed) - LINKED)}
