@@ -11,19 +11,21 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from server import agenda, model
-from server.store import AlreadyClosed, Conflict, Stored
+from server.store import AlreadyClosed, Closing, Conflict, Stored
 from server.tokens import TokenError
 from web.actions import (
     DELAYS,
     KIND_LABELS,
     LINK_LABELS,
     OUTCOME_LIMIT,
+    as_typed,
     close_and_create_one,
     read_next_form,
     suggestion,
 )
 from web.auth import login_required
 from web.calendar import owns, page_url, store, tokens, user_items, zone
+from web.i18n import moment
 from web.text import headline
 
 bp = Blueprint("overdue", __name__, url_prefix="/overdue")
@@ -56,8 +58,10 @@ def _page_number(text: str | None) -> int:
         return 1
 
 
-def _selected(names: list[str]) -> list[Stored]:
-    """The user's own items named by the tokens posted; anything else is ignored."""
+def _selected(names: list[str], open_only: bool = True) -> list[Stored]:
+    """The user's own items named by the tokens posted; anything else is ignored. A closed
+    one too unless `open_only`: the second step must say what became of an action closed
+    while its form was being filled in, not skip it without a word."""
     chosen = []
     for token in dict.fromkeys(names):
         try:
@@ -66,7 +70,7 @@ def _selected(names: list[str]) -> list[Stored]:
             continue
         if owns(g.user, path):
             found = store().find(path)
-            if found is not None and not found.action.closed:
+            if found is not None and not (open_only and found.action.closed):
                 chosen.append(found)
     return chosen
 
@@ -88,7 +92,7 @@ def confirm() -> ResponseReturnValue:
 @login_required
 def close_many() -> ResponseReturnValue:
     """Step 2: close each one, creating its next action where that was chosen."""
-    chosen = _selected(request.form.getlist("t"))
+    chosen = _selected(request.form.getlist("t"), open_only=False)
     rows, errors = [], []
     for stored in chosen:
         token = tokens().make(stored.path)
@@ -115,8 +119,13 @@ def close_many() -> ResponseReturnValue:
         stored, outcome = row["stored"], row["outcome"]
         try:
             if row["choice"] == "next":
-                close_and_create_one(stored, row["when"], row["form"], row["kind"],
-                                     stored.action.sequence, outcome)
+                closing = close_and_create_one(stored, row["when"], row["form"], row["kind"],
+                                               stored.action.sequence, outcome)
+                kind = row["kind"] or stored.action.kind
+                if closing.done_before and not as_typed(closing.successor.action, row["form"],
+                                                        row["when"], kind):
+                    flash(given_back_message(closing, row["form"], row["when"]))
+                    continue
             else:
                 store().close(stored.path, outcome=outcome)
             closed.append(stored)
@@ -129,6 +138,22 @@ def close_many() -> ResponseReturnValue:
                     summary=headline(stored.action.summary)))
     flash(closed_message(closed))
     return redirect(url_for("overdue.show"), code=303)
+
+
+def given_back_message(closing: Closing, form: dict[str, str],
+                       when: model.Moment | None) -> dict:
+    """An action closed meanwhile with another next action: the one typed for it was not
+    created. The message says so and links its page with what was typed, to apply to that
+    next action or to create beside it (actions.give_back)."""
+    closed = closing.closed
+    typed = {f"typed_{name}": form[name] for name in ("summary", "due", "kind")}
+    url = f"{page_url(closed.path)}?{urlencode({'back': url_for('overdue.show'), **typed})}"
+    return {"text": _("“%(closed)s” was closed meanwhile, in your calendar app or another "
+                      "tab; its next action is “%(next)s”. Yours was not created: "
+                      "“%(typed)s”, %(when)s.", closed=headline(closed.action.summary),
+                      next=headline(closing.successor.action.summary),
+                      typed=headline(form["summary"]), when=moment(when)),
+            "links": [[url, _("Apply it or create it")]]}
 
 
 def closed_message(closed: list[Stored]) -> dict:
