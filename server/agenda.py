@@ -86,6 +86,13 @@ def overdue(items: Iterable[Item], now: dt.datetime, tz: dt.tzinfo = dt.UTC) -> 
     return sorted(found, key=lambda item: sort_key(item.action.when))
 
 
+def undated(items: Iterable[Item]) -> list[Item]:
+    """Open actions with no date at all (a task made in a client without a due day): never
+    overdue and on no day of a week, so the overdue page lists them on their own, by title."""
+    found = [item for item in items if not item.action.closed and item.action.when is None]
+    return sorted(found, key=lambda item: item.action.summary.casefold())
+
+
 def monday_of(day: dt.date) -> dt.date:
     return day - dt.timedelta(days=day.weekday())
 

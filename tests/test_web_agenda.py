@@ -130,3 +130,9 @@ def test_timeline_of_a_head_reached_from_another_chain_shows_it_once():
     b = item("b", dt.date(2026, 12, 1))
     a = agenda.Item(a.path, a.action.__class__(**{**a.action.__dict__, "next": "b"}))
     assert [i.action.summary for i in agenda.timeline([b, a])] == ["a", "b"]
+
+
+def test_undated_is_open_actions_without_a_date_by_title():
+    items = [item("b no date", None), item("A no date", None),
+             item("closed no date", None, closed=True), item("dated", dt.date(2026, 12, 1))]
+    assert [i.action.summary for i in agenda.undated(items)] == ["A no date", "b no date"]

@@ -549,3 +549,50 @@ def form_fields(html: str, data_action: str) -> dict[str, str]:
                      re.S).group(1)
     return {unescape(name): unescape(value) for name, value in re.findall(
         r'<input type="hidden" name="([^"]+)" value="([^"]*)"', body)}
+
+
+def undated_section(html: str) -> str:
+    found = re.search(r'<section[^>]*id="undated"[^>]*>(.*?)</section>', html, re.S)
+    return found.group(1) if found else ""
+
+
+def test_open_actions_without_a_date_have_their_own_section_on_the_overdue_page(
+        client, live, alice):
+    undated = add(alice, live, "alice", "Ring Jane some day", None, "call")
+    add(alice, live, "alice", "Late call", today() - dt.timedelta(days=1))
+    gone = add(alice, live, "alice", "Closed, no date", None, "task")
+    alice.close(gone.path)
+    html = page(client, "/overdue")
+    section = undated_section(html)
+    assert "No date yet" in section and "Ring Jane some day" in section
+    assert "Late call" not in section and "Closed, no date" not in html
+    for form in ("plan-date", "close", "close-and-create"):
+        assert f'data-action="{form}"' in section, form
+    # The week points at them: they are on no day of it.
+    assert 'href="/overdue#undated"' in page(client, "/week")
+    # Planning a date takes it off the section, and back to the list.
+    proposed = model.default_due("call", today()).isoformat()
+    assert f'value="{proposed}"' in section  # the kind's default day, proposed
+    url = form_action(section, "plan-date", "Ring Jane some day")
+    response = client.post(url, headers=basic(), data={
+        "csrf_token": csrf(html), "due": proposed, "back": "/overdue"})
+    assert response.status_code == 303 and response.headers["Location"] == "/overdue"
+    assert alice.get(undated.path).action.when == dt.date.fromisoformat(proposed)
+    assert "Ring Jane some day" not in undated_section(page(client, "/overdue"))
+
+
+def test_an_undated_action_page_offers_a_date_not_a_postpone(client, live, alice):
+    task = add(alice, live, "alice", "Lunch with Jane", None, "task")
+    with client.application.app_context():
+        from web.calendar import page_url
+
+        url = page_url(task.path)
+    html = page(client, url)
+    assert 'data-action="plan-date"' in html and 'data-action="postpone"' not in html
+    wrong = client.post(url + "/plan-date", headers=basic(), data={
+        "csrf_token": csrf(html), "due": "10/12"})
+    assert wrong.status_code == 400 and 'value="10/12"' in wrong.get_data(as_text=True)
+    response = client.post(url + "/plan-date", headers=basic(), data={
+        "csrf_token": csrf(html), "due": "2026-12-10T12:30"})
+    assert response.status_code == 303
+    assert alice.get(task.path).action.when == dt.datetime(2026, 12, 10, 12, 30, tzinfo=PARIS)

@@ -78,10 +78,12 @@ def proposed_due(action: model.Action, today: dt.date) -> str:
 
 
 def render_action(stored: Stored, error: str = "", form: dict | None = None,
-                  status: int = 200, typed_next: bool = False) -> ResponseReturnValue:
+                  status: int = 200, typed_next: bool = False,
+                  planned: str | None = None) -> ResponseReturnValue:
     """The action page. `typed_next`: `form` is a next action typed for a close that was
     done meanwhile, given back to apply to the next action that exists or to create beside
-    it (shown only while that next action exists)."""
+    it (shown only while that next action exists). `planned`: the date typed to plan an
+    undated action, given back (else the kind's default is proposed)."""
     action = stored.action
     # Only consistent neighbours: a NEXT or PREVIOUS copied with the item names an action
     # of another chain, which must neither be offered here nor block Close and create next.
@@ -96,7 +98,8 @@ def render_action(stored: Stored, error: str = "", form: dict | None = None,
         link_labels=LINK_LABELS, delays=DELAYS, previous=chain["previous"],
         next=chain["next"], page_of=lambda s: page_url(s.path), generation=action.sequence,
         follow_chain=may_follow_chain(user, stored), signed_in=user is not None,
-        back=shown_back(), typed_next=typed_next, here=here, lang_next=here), status
+        back=shown_back(), typed_next=typed_next, here=here, lang_next=here,
+        planned=planned or proposed_due(action, dt.datetime.now(zone()).date())), status
 
 
 def shown_back() -> str:
@@ -365,6 +368,32 @@ def postpone(token: str) -> ResponseReturnValue:
     moved = store().get(stored.path).action.when
     flash(_("Postponed to %(when)s.", when=moment(moved)) if moved is not None
           else _("Postponed by %(delay)s.", delay=DELAYS[days]))
+    return _done(token)
+
+
+@bp.post("/<token>/plan-date")
+def plan_date(token: str) -> ResponseReturnValue:
+    """Give an action without a date its date (the overdue page's "No date yet" section, and
+    the action's page, where Postpone would have nothing to move)."""
+    stored = load(token)
+    typed = request.form.get("due", "").strip()
+    try:
+        when = model.parse_due(typed, zone())
+    except model.DateError as exc:
+        return render_action(stored, _("Not saved: %(reason)s.", reason=date_problem(exc)),
+                             status=400, planned=typed)
+    try:
+        store().modify(stored.path, lambda cal: model.revise(cal, when=when))
+    except model.ActionClosed:  # closed since the form was shown (another tab, an app)
+        return render_action(load(token), _("Not planned: this action is closed."), status=409)
+    except model.RepeatsError:
+        return render_action(stored, _("This action repeats: move it in your calendar app, "
+                                       "where you can choose this occurrence or the series."),
+                             status=400)
+    except Conflict:
+        return render_action(stored, str(CONFLICT), status=409, planned=typed)
+    flash(_("Planned for %(when)s: %(summary)s", when=moment(when),
+            summary=headline(stored.action.summary)))
     return _done(token)
 
 

@@ -3,6 +3,7 @@ place, and a bulk close that asks, per action, whether to create the next one.""
 
 from __future__ import annotations
 
+import datetime as dt
 from urllib.parse import urlencode
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
@@ -20,6 +21,7 @@ from web.actions import (
     OUTCOME_LIMIT,
     as_typed,
     close_and_create_one,
+    proposed_due,
     read_next_form,
     suggestion,
 )
@@ -35,20 +37,30 @@ LINKED, LINK_TITLE = 10, 60  # closed actions a bulk close's message links, titl
 
 def _context() -> dict:
     return {"kind_labels": KIND_LABELS, "link_labels": LINK_LABELS, "kinds": model.KINDS,
-            "delays": DELAYS, "suggestion": suggestion, "token": tokens().make}
+            "delays": DELAYS, "suggestion": suggestion, "token": tokens().make,
+            "proposed_due": lambda action: proposed_due(action, _today())}
+
+
+def _today():
+    return dt.datetime.now(zone()).date()
 
 
 @bp.get("")
 @login_required
 def show() -> ResponseReturnValue:
-    items = agenda.overdue(user_items(g.user), model.utcnow(), zone())
+    everything = user_items(g.user)
+    items = agenda.overdue(everything, model.utcnow(), zone())
     # Oldest first, a page at a time: hundreds of rows, each with its forms, would make a
     # page of megabytes that no phone wants.
     pages = max(1, -(-len(items) // PAGE_SIZE))
     page = min(max(_page_number(request.args.get("page")), 1), pages)
     shown = items[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+    # Actions with no date are never overdue, and on no day of the week: without this
+    # section only `followup list` would show them. On the first page, at most a page.
+    undated = agenda.undated(everything) if page == 1 else []
     return render_template("overdue/list.html", items=shown, total=len(items), page=page,
-                           pages=pages, **_context())
+                           pages=pages, undated=undated[:PAGE_SIZE],
+                           undated_total=len(undated), **_context())
 
 
 def _page_number(text: str | None) -> int:
