@@ -11,6 +11,8 @@ import copy
 import datetime as dt
 import hashlib
 import posixpath
+import random
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, urljoin, urlsplit
@@ -23,6 +25,10 @@ from server import model
 from server.tokens import PageTokens
 
 ATTEMPTS = 5
+# After a 412, wait a random moment of up to this many seconds, doubled at each attempt, before
+# reading again: a client saving in a burst (GET, PUT, GET, PUT) and a retry that re-reads at
+# once collide in lockstep, and the retry would lose every round.
+BACKOFF = 0.02
 
 
 class StoreError(RuntimeError):
@@ -296,23 +302,24 @@ class Store:
     def modify(self, path: str,
                change: Callable[[icalendar.Calendar], icalendar.Calendar]) -> Stored:
         """Read, change, write against the ETag; on 412 read again and re-apply the change."""
-        for _ in range(ATTEMPTS):
+        for attempt in range(ATTEMPTS):
             stored = self.get(path)
             try:
                 # A copy: a change made in place would otherwise look like "nothing to write".
                 return self.update(stored, change(copy.deepcopy(stored.cal)))
             except Conflict:
-                continue
+                _back_off(attempt)
         raise Conflict(f"{path} keeps changing on the server: try again in a moment")
 
     def rewrite(self, path: str) -> tuple[Stored, bool]:
         """Write the item again as every write of ours is (stamped with its current page link,
         repaired), only if that changes it; returns what is stored and whether it was written."""
-        for _ in range(ATTEMPTS):
+        for attempt in range(ATTEMPTS):
             stored = self.get(path)
             try:
                 written = self.update(stored, copy.deepcopy(stored.cal))
             except Conflict:
+                _back_off(attempt)
                 continue
             return written, written is not stored  # update() hands back `stored` unwritten
         raise Conflict(f"{path} keeps changing on the server: try again in a moment")
@@ -367,7 +374,7 @@ class Store:
             created = self.create(next_path, successor)
         except Conflict:
             created = self.get(next_path)  # a previous attempt made it: finish that job
-        for _ in range(ATTEMPTS):
+        for attempt in range(ATTEMPTS):
             try:
                 current = self.get(path)
             except NotFound:
@@ -388,7 +395,7 @@ class Store:
                     outcome, now))
                 return Closing(closed, created)
             except Conflict:
-                continue
+                _back_off(attempt)
         raise Conflict(f"{path} keeps changing on the server: try again in a moment")
 
     def _closed_with(self, path: str, outcome: str, now: dt.datetime | None) -> Stored:
@@ -473,6 +480,12 @@ class Store:
     def neighbour(self, stored: Stored, which: str) -> Stored | None:
         """The previous or next action in the chain ("previous" or "next"), if consistent."""
         return self.predecessor(stored) if which == "previous" else self.successor(stored)
+
+
+def _back_off(attempt: int) -> None:
+    """A random pause after the `attempt`-th conflict (0 first), none after the last one."""
+    if attempt < ATTEMPTS - 1:
+        time.sleep(random.uniform(0, BACKOFF * 2 ** attempt))
 
 
 def checked_path(path: str) -> str:
