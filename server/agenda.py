@@ -8,6 +8,7 @@ tests share one answer. An `Item` pairs an action with where it is stored.
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -85,6 +86,13 @@ def overdue(items: Iterable[Item], now: dt.datetime, tz: dt.tzinfo = dt.UTC) -> 
     return sorted(found, key=lambda item: sort_key(item.action.when))
 
 
+def undated(items: Iterable[Item]) -> list[Item]:
+    """Open actions with no date at all (a task made in a client without a due day): never
+    overdue and on no day of a week, so the overdue page lists them on their own, by title."""
+    found = [item for item in items if not item.action.closed and item.action.when is None]
+    return sorted(found, key=lambda item: item.action.summary.casefold())
+
+
 def monday_of(day: dt.date) -> dt.date:
     return day - dt.timedelta(days=day.weekday())
 
@@ -144,29 +152,54 @@ def record(items: Iterable[Item], kind: str, uri: str) -> Record | None:
 
 
 def timeline(items: Iterable[Item]) -> list[Item]:
-    """The actions in the order of their chain (previous → next), chains by their first date.
+    """The actions as a record's page shows them: one list by date that keeps each chain's
+    order (docs: README, the pages table).
+
+    A record often has several chains (an action made by hand next to a chain of close and
+    create next). Shown one chain after the other, a later chain's first step would come
+    after an earlier chain's last one, weeks later, and the list would not read as a
+    timeline. So the chains are merged by date: each next row is the earliest of the
+    chains' next steps. A step still never shows before the one it follows, even when it
+    is dated earlier (its predecessor was postponed past it)."""
+    chains = _chains(list(items))
+    waiting = [(sort_key(chain[0].action.when), number, 0) for number, chain in enumerate(chains)]
+    heapq.heapify(waiting)
+    ordered: list[Item] = []
+    while waiting:
+        _, number, position = heapq.heappop(waiting)
+        chain = chains[number]
+        ordered.append(chain[position])
+        if position + 1 < len(chain):
+            following = chain[position + 1]
+            heapq.heappush(waiting, (sort_key(following.action.when), number, position + 1))
+    return ordered
+
+
+def _chains(items: list[Item]) -> list[list[Item]]:
+    """The items cut into chains (previous → next), chains by their first date.
 
     An action whose previous one is not among `items` starts a chain; actions left over (a
-    loop a client made) follow by date.
-    """
-    items = list(items)
+    loop a client made) are a chain each."""
     by_uid = {item.action.uid: item for item in items}
     heads = [item for item in items
              if not item.action.previous or item.action.previous not in by_uid]
     heads.sort(key=lambda item: sort_key(item.action.when))
-    ordered: list[Item] = []
+    chains: list[list[Item]] = []
     seen: set[str] = set()
     for head in heads:
+        chain: list[Item] = []
         item: Item | None = head
         while item is not None and item.action.uid not in seen:
             seen.add(item.action.uid)
-            ordered.append(item)
+            chain.append(item)
             item = by_uid.get(item.action.next or "")
-            if item is not None and item.action.previous not in (None, ordered[-1].action.uid):
+            if item is not None and item.action.previous not in (None, chain[-1].action.uid):
                 item = None  # it claims another predecessor: its own chain places it
+        if chain:  # empty for a head an earlier chain reached (its NEXT named it)
+            chains.append(chain)
     rest = [item for item in items if item.action.uid not in seen]
     rest.sort(key=lambda item: sort_key(item.action.when))
-    return ordered + rest
+    return chains + [[item] for item in rest]
 
 
 def next_step(items: Iterable[Item]) -> Item | None:

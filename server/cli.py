@@ -286,14 +286,29 @@ def _zone(name: str | None) -> dt.tzinfo:
 
 
 def cmd_new(args) -> int:
-    when = model.parse_due(args.due, _zone(args.timezone)) if args.due else None
+    tz = _zone(args.timezone)
+    # No --due: the day the page proposes for a next action of that kind (a working day).
+    # An action without a date is never overdue and on no day of the week: easily forgotten.
+    when = model.parse_due(args.due, tz) if args.due else \
+        model.default_due(args.kind, dt.datetime.now(tz).date())
     links = [model.Link.named(kind, getattr(args, kind)) for kind in model.LINK_KINDS
              if getattr(args, kind)]
     cal = model.new(args.summary, args.kind, when, links)
     store, calendar = _store(args)
     stored = store.new_action(calendar, cal)
     print(f"created {stored.action.kind} {stored.action.summary!r} at {stored.path}")
+    if not args.due:
+        print(default_date_note(args.kind, when))
     return 0
+
+
+def default_date_note(kind: str, day: dt.date) -> str:
+    """What `new` says about the date it chose when none was given."""
+    shown = f"{day:%a} {day.isoformat()}"
+    if kind == "meeting":
+        return (f"  no --due: an all-day meeting on {shown}, the default for --type meeting "
+                "(give --due YYYY-MM-DDTHH:MM for a time)")
+    return f"  no --due: due {shown}, the default for --type {kind} (give --due to choose)"
 
 
 def cmd_list(args) -> int:

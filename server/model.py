@@ -758,6 +758,119 @@ def close_and_link(cal: icalendar.Calendar, next_uid: str, next_href: str | None
     return closed
 
 
+def beside_uid(uid: str, generation: int) -> str:
+    """The UID of an action made beside `uid` at its SEQUENCE `generation`: same links, not
+    its successor (the page's "create it as an additional action"). Derived like
+    successor_uid, so a double click makes one; never equal to a successor's UID."""
+    return str(uuid.uuid5(SUCCESSOR_NAMESPACE, f"{uid}#beside#{generation}"))
+
+
+# The properties that only one of the two components has: a task typed again as a meeting
+# (or back) leaves them behind, and the other component's are written afresh.
+COMPONENT_ONLY = {"VTODO": ("DUE", "DTSTART", "DURATION", "STATUS", "COMPLETED",
+                            "PERCENT-COMPLETE"),
+                  "VEVENT": ("DTSTART", "DTEND", "DURATION", "STATUS", "TRANSP")}
+
+
+def revise(cal: icalendar.Calendar, summary: str | None = None, when: Moment | None = None,
+           kind: str | None = None, now: dt.datetime | None = None) -> icalendar.Calendar:
+    """The open action as someone typed it again: another title, date or kind (None keeps
+    what it has).
+
+    A kind that needs the other component (a meeting is a VEVENT, the rest VTODOs, as `new`
+    makes them) turns the item into that component, with its UID, links, chain, page link,
+    notes and alarms: it stays the same action, e.g. the "Plan the next step" task a tick
+    made, now the meeting the user typed. A moved meeting keeps its length."""
+    cal = repair(cal)
+    comp = _main(cal)
+    if is_closed(comp):
+        raise ActionClosed("this action is closed: reopen it to change it")
+    if "RRULE" in comp or "RDATE" in comp:
+        raise RepeatsError("this action repeats: change it in your calendar app, where you "
+                           "can choose this occurrence or the whole series")
+    current = read(cal)
+    kind = kind or current.kind
+    if kind not in KINDS:
+        raise ActionError(f"unknown kind {kind!r}: use one of {', '.join(KINDS)}")
+    if summary is not None:
+        summary = _checked_summary(summary)
+    wanted = "VEVENT" if kind == "meeting" else "VTODO"
+    length = _length(comp, when)
+    if comp.name != wanted:
+        when = when if when is not None else current.when
+        if when is None:
+            raise ActionError("a meeting needs a date: give it one")
+        comp = _converted(cal, comp, wanted)
+    if summary is not None:
+        _set(comp, "SUMMARY", summary)
+    _set(comp, PROP_KIND, kind)
+    if when is not None:
+        _set_when(comp, when, length)
+    _touch(comp, now or utcnow())
+    return repair(cal)
+
+
+def _checked_summary(summary: str) -> str:
+    summary = clean_text(summary).strip()
+    if not summary:
+        raise ActionError("an action needs a summary: say what is to be done")
+    if len(summary) > SUMMARY_LIMIT:
+        raise ActionError(f"the summary is {len(summary):,} characters long, more than "
+                          f"{SUMMARY_LIMIT}: keep the details for the description")
+    return summary
+
+
+def _length(comp: icalendar.Component, when: Moment | None) -> dt.timedelta:
+    """How long a meeting starting at `when` lasts: as long as this event did when it was of
+    the same value type (a day, or a time), else an hour or a day."""
+    default = MEETING_LENGTH if isinstance(when, dt.datetime) else dt.timedelta(days=1)
+    if comp.name != "VEVENT":
+        return default
+    start, end = moment(comp, "DTSTART"), moment(comp, "DTEND")
+    duration = comp.get("DURATION")
+    if start is None or isinstance(start, dt.datetime) != isinstance(when, dt.datetime):
+        return default
+    try:
+        length = duration.dt if duration is not None and end is None else end - start
+    except (AttributeError, TypeError):  # no end at all, or one naive and one aware
+        return default
+    return length if isinstance(length, dt.timedelta) and length > dt.timedelta(0) else default
+
+
+def _converted(cal: icalendar.Calendar, comp: icalendar.Component,
+               wanted: str) -> icalendar.Component:
+    """`comp` as the other component, in its place in `cal`: every property but those only
+    its own component has, and its alarms."""
+    other = icalendar.Event() if wanted == "VEVENT" else icalendar.Todo()
+    for name, value in comp.property_items(recursive=False, sorted=False):
+        if name in ("BEGIN", "END") or name in COMPONENT_ONLY[comp.name]:
+            continue
+        other.add(name, value, encode=False)
+    for sub in comp.subcomponents:
+        other.add_component(sub)
+    if wanted == "VTODO":
+        other.add("STATUS", "NEEDS-ACTION")
+    cal.subcomponents[cal.subcomponents.index(comp)] = other
+    return other
+
+
+def _set_when(comp: icalendar.Component, when: Moment, length: dt.timedelta) -> None:
+    """The action's date: DUE for a task; DTSTART, and DTEND `length` later, for an event."""
+    if comp.name == "VTODO":
+        comp.pop("DUE", None)  # its old TZID or VALUE must not stay with the new value
+        _set(comp, "DUE", when)
+        return
+    for name in ("DTSTART", "DTEND", "DURATION"):
+        comp.pop(name, None)
+    try:
+        end = when + length
+    except OverflowError:
+        raise OutOfCalendar(f"a meeting at {when.isoformat()} would end after the calendar's "
+                            "last day: choose an earlier date") from None
+    _set(comp, "DTSTART", when)
+    _set(comp, "DTEND", end)
+
+
 def postpone(cal: icalendar.Calendar, delta: dt.timedelta,
              now: dt.datetime | None = None, today: dt.date | None = None
              ) -> icalendar.Calendar:

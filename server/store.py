@@ -11,6 +11,8 @@ import copy
 import datetime as dt
 import hashlib
 import posixpath
+import random
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, urljoin, urlsplit
@@ -23,6 +25,10 @@ from server import model
 from server.tokens import PageTokens
 
 ATTEMPTS = 5
+# After a 412, wait a random moment of up to this many seconds, doubled at each attempt, before
+# reading again: a client saving in a burst (GET, PUT, GET, PUT) and a retry that re-reads at
+# once collide in lockstep, and the retry would lose every round.
+BACKOFF = 0.02
 
 
 class StoreError(RuntimeError):
@@ -44,6 +50,20 @@ class AlreadyClosed(StoreError):
     def __init__(self, path: str, outcome: str) -> None:
         super().__init__(f"{path} was already closed with another outcome")
         self.outcome = outcome
+
+
+@dataclass
+class Closing:
+    """What close_and_create did: the closed action and its next one. `done_before`: that
+    next one was there already, made by someone else (a tick in a calendar app, another tab,
+    an earlier click), so this call created nothing. It unpacks as (closed, successor)."""
+
+    closed: Stored
+    successor: Stored
+    done_before: bool = False
+
+    def __iter__(self) -> Iterator[Stored]:
+        return iter((self.closed, self.successor))
 
 
 @dataclass
@@ -287,23 +307,24 @@ class Store:
     def modify(self, path: str,
                change: Callable[[icalendar.Calendar], icalendar.Calendar]) -> Stored:
         """Read, change, write against the ETag; on 412 read again and re-apply the change."""
-        for _ in range(ATTEMPTS):
+        for attempt in range(ATTEMPTS):
             stored = self.get(path)
             try:
                 # A copy: a change made in place would otherwise look like "nothing to write".
                 return self.update(stored, change(copy.deepcopy(stored.cal)))
             except Conflict:
-                continue
+                _back_off(attempt)
         raise Conflict(f"{path} keeps changing on the server: try again in a moment")
 
     def rewrite(self, path: str) -> tuple[Stored, bool]:
         """Write the item again as every write of ours is (stamped with its current page link,
         repaired), only if that changes it; returns what is stored and whether it was written."""
-        for _ in range(ATTEMPTS):
+        for attempt in range(ATTEMPTS):
             stored = self.get(path)
             try:
                 written = self.update(stored, copy.deepcopy(stored.cal))
             except Conflict:
+                _back_off(attempt)
                 continue
             return written, written is not stored  # update() hands back `stored` unwritten
         raise Conflict(f"{path} keeps changing on the server: try again in a moment")
@@ -330,15 +351,14 @@ class Store:
 
     def close_and_create(self, path: str, summary: str, when: model.Moment | None,
                          kind: str | None = None, generation: int | None = None,
-                         outcome: str = "", now: dt.datetime | None = None
-                         ) -> tuple[Stored, Stored]:
+                         outcome: str = "", now: dt.datetime | None = None) -> Closing:
         """Close the action at `path` and create its successor; safe to repeat.
 
         Order of writes: (1) create the successor at a path derived from the predecessor's UID
         and `generation` (If-None-Match: *), (2) close the predecessor pointing at it
         (If-Match). A retry after (1) finds the successor already there and only does (2);
         a predecessor that already points at a successor (one that points back) is answered
-        with that one.
+        with that one (`done_before`), and the outcome is added to it if it has none.
         """
         stored = self.get(path)
         action = stored.action
@@ -347,14 +367,10 @@ class Store:
             # calendar app's "duplicate" names an action of someone else's chain.
             existing = self.successor(stored)
             if existing is not None:
-                # The job was done before (a retry, a double click). If someone reopened the
-                # action since, close it again; the successor stays the one it names.
-                if not action.closed:
-                    try:
-                        stored = self.close(path, outcome, now)
-                    except AlreadyClosed:  # closed again meanwhile, with its own note
-                        stored = self.get(path)
-                return stored, existing
+                # The job was done before (a tick in a calendar app, another tab, a double
+                # click). If someone reopened the action since, close it again; the
+                # successor stays the one it names.
+                return Closing(self._closed_with(path, outcome, now), existing, True)
         successor = model.successor(stored.cal, summary, when, kind, stored.href,
                                     generation, now)
         next_uid = model.read(successor).uid
@@ -363,7 +379,7 @@ class Store:
             created = self.create(next_path, successor)
         except Conflict:
             created = self.get(next_path)  # a previous attempt made it: finish that job
-        for _ in range(ATTEMPTS):
+        for attempt in range(ATTEMPTS):
             try:
                 current = self.get(path)
             except NotFound:
@@ -376,16 +392,46 @@ class Store:
                 other = self.successor(current)
                 if other is not None:
                     self._delete_quietly(created)
-                    return current, other
+                    return Closing(self._closed_with(path, outcome, now), other, True)
             try:
                 # Closed meanwhile by someone else: their note stays, a missing one is added.
                 closed = self.update(current, model.add_outcome(model.close_and_link(
                     current.cal, next_uid, posixpath.basename(next_path), now, outcome),
                     outcome, now))
-                return closed, created
+                return Closing(closed, created)
             except Conflict:
-                continue
+                _back_off(attempt)
         raise Conflict(f"{path} keeps changing on the server: try again in a moment")
+
+    def _closed_with(self, path: str, outcome: str, now: dt.datetime | None) -> Stored:
+        """The action closed, with `outcome` if it has no note yet; its own note stays."""
+        try:
+            return self.close(path, outcome, now)
+        except AlreadyClosed:
+            return self.get(path)
+
+    def revise(self, shown: Stored, summary: str | None, when: model.Moment | None,
+               kind: str | None) -> Stored:
+        """Change the action to what was typed (model.revise), if it is still the version
+        `shown` (If-Match on that ETag): a change made since in a calendar app is not
+        overwritten by a page that never showed it. Conflict otherwise."""
+        current = self.get(shown.path)
+        revised = model.revise(current.cal, summary, when, kind)
+        return self.update(Stored(shown.path, shown.etag, current.cal), revised)
+
+    def create_beside(self, stored: Stored, summary: str, when: model.Moment | None,
+                      kind: str | None, generation: int) -> Stored:
+        """A new action with the links of `stored`, not chained to it (not its successor:
+        one close never makes two). Its UID is derived from `stored`'s and `generation`, so a
+        double click finds the first one instead of making a second."""
+        uid = model.beside_uid(stored.action.uid, generation)
+        cal = model.new(summary, kind or stored.action.kind, when,
+                        stored.action.links.values(), uid=uid)
+        path = item_path(stored.calendar_path, uid)
+        try:
+            return self.create(path, cal)
+        except Conflict:
+            return self.get(path)
 
     def _chained(self, stored: Stored, uid: str | None, href: str | None) -> Stored | None:
         """The item `uid` of the chain, looked up in the same calendar only.
@@ -439,6 +485,12 @@ class Store:
     def neighbour(self, stored: Stored, which: str) -> Stored | None:
         """The previous or next action in the chain ("previous" or "next"), if consistent."""
         return self.predecessor(stored) if which == "previous" else self.successor(stored)
+
+
+def _back_off(attempt: int) -> None:
+    """A random pause after the `attempt`-th conflict (0 first), none after the last one."""
+    if attempt < ATTEMPTS - 1:
+        time.sleep(random.uniform(0, BACKOFF * 2 ** attempt))
 
 
 def checked_path(path: str) -> str:

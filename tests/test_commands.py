@@ -240,3 +240,22 @@ def test_password_from_the_environment_keeps_it_off_the_command_line(
     with pytest.raises(SystemExit):
         main(["list", *without])
     assert "FOLLOWUP_PASSWORD" in capsys.readouterr().err
+
+
+def test_new_without_due_gets_the_pages_default_day_and_says_which(live, alice, capsys):
+    from zoneinfo import ZoneInfo
+
+    today = dt.datetime.now(ZoneInfo("Europe/Paris")).date()
+    zone = ["--timezone", "Europe/Paris"]
+    for kind in model.KINDS:
+        assert main(["new", f"A {kind}", *account(live), "--type", kind, *zone]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    made = {s.action.summary: s.action for s in alice.list(live.calendar_path("alice"))}
+    for kind in model.KINDS:
+        day = model.default_due(kind, today)  # what the page proposes: a working day
+        assert made[f"A {kind}"].when == day, kind
+        [said] = [line for line in lines if day.isoformat() in line and kind in line]
+        assert "no --due" in said, said
+    [meeting] = [line for line in lines if "meeting" in line and "no --due" in line]
+    assert "all-day" in meeting and "--due YYYY-MM-DDTHH:MM" in meeting
+    assert made["A meeting"].end == made["A meeting"].when + dt.timedelta(days=1)

@@ -282,3 +282,80 @@ def test_default_next_day_is_never_a_weekend():
     assert model.default_due("email", thursday) == dt.date(2026, 12, 4)  # Friday stays
     assert all(model.default_due(k, thursday + dt.timedelta(days=n)).weekday() < 5
                for k in model.KINDS for n in range(7))
+
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def plan_task():
+    """What the next-step rule makes after a tick: a task due today, chained back, with a
+    note and an alarm a client added since."""
+    cal = model.new("Plan the next step: Renewal 2027", "task", dt.date(2026, 12, 3), LINKS,
+                    uid="plan-1", now=NOW, description="Ask Jane first")
+    comp(cal).add(model.PROP_PREVIOUS, "t-1", parameters={"X-HREF": "t-1.ics"})
+    alarm = model.icalendar.Alarm()
+    alarm.add("ACTION", "DISPLAY")
+    alarm.add("TRIGGER", dt.timedelta(minutes=-15))
+    comp(cal).add_component(alarm)
+    return model.stamp(cal, PAGE)
+
+
+def test_revise_renames_and_redates_a_task_keeping_the_rest():
+    revised = model.revise(plan_task(), "Call Jane about the quote", dt.date(2026, 12, 20),
+                           "call", now=NOW)
+    action = model.read(revised)
+    assert (action.summary, action.when, action.kind) == (
+        "Call Jane about the quote", dt.date(2026, 12, 20), "call")
+    assert action.uid == "plan-1" and action.previous == "t-1"
+    assert action.links == model.read(plan_task()).links and action.page == PAGE
+    assert action.description == "Ask Jane first" and comp(revised).walk("VALARM")
+    assert int(comp(revised)["SEQUENCE"]) == 1
+    assert "Plan the next step" not in model.to_text(revised)
+
+
+def test_revise_into_a_meeting_makes_the_task_an_event_with_an_hour():
+    at = dt.datetime(2026, 12, 10, 14, 30, tzinfo=PARIS)
+    revised = model.revise(plan_task(), "Meet Jane", at, "meeting", now=NOW)
+    c = comp(revised)
+    assert c.name == "VEVENT" and len(revised.walk("VTODO")) == 0
+    assert c["DTSTART"].dt == at and c["DTEND"].dt == at + dt.timedelta(hours=1)
+    for gone in ("DUE", "STATUS", "PERCENT-COMPLETE", "COMPLETED"):
+        assert gone not in c
+    action = model.read(revised)
+    assert action.kind == "meeting" and action.uid == "plan-1" and action.previous == "t-1"
+    assert action.description == "Ask Jane first" and c.walk("VALARM")
+    assert "BEGIN:VTIMEZONE" in model.to_text(revised)
+    # And back: a meeting typed again as a call is a task due on that day.
+    back = model.revise(revised, "Call Jane", dt.date(2026, 12, 11), "call", now=NOW)
+    assert comp(back).name == "VTODO" and "DTEND" not in comp(back)
+    assert str(comp(back)["STATUS"]) == "NEEDS-ACTION"
+    assert model.read(back).when == dt.date(2026, 12, 11)
+
+
+def test_revise_keeps_a_meetings_length_when_it_moves():
+    start = dt.datetime(2026, 12, 8, 9, 0, tzinfo=PARIS)
+    cal = model.new("Workshop", "meeting", start, now=NOW)
+    comp(cal)["DTEND"] = model.icalendar.vDDDTypes(start + dt.timedelta(hours=3))
+    moved = model.revise(cal, None, start + dt.timedelta(days=2), None, now=NOW)
+    c = comp(moved)
+    assert c["DTEND"].dt - c["DTSTART"].dt == dt.timedelta(hours=3)
+    assert model.read(moved).summary == "Workshop"  # None: unchanged
+
+
+def test_revise_refuses_what_it_must_not_change():
+    with pytest.raises(model.ActionClosed):
+        model.revise(model.close(plan_task(), NOW), "x", dt.date(2026, 12, 20), "call")
+    with pytest.raises(model.ActionError):
+        model.revise(plan_task(), "   ", dt.date(2026, 12, 20), "call")
+    with pytest.raises(model.ActionError):
+        model.revise(plan_task(), "x" * 501, dt.date(2026, 12, 20), "call")
+    weekly = model.new("Stand-up", "meeting", dt.datetime(2026, 12, 7, 9, 0, tzinfo=PARIS))
+    comp(weekly).add("RRULE", {"FREQ": "WEEKLY"})
+    with pytest.raises(model.RepeatsError):
+        model.revise(weekly, "Stand-up", dt.date(2026, 12, 20), "meeting")
+
+
+def test_an_action_beside_another_has_a_uid_of_its_own_per_generation():
+    assert model.beside_uid("t-1", 2) == model.beside_uid("t-1", 2)
+    assert len({model.beside_uid("t-1", 2), model.beside_uid("t-1", 3),
+                model.successor_uid("t-1", 2)}) == 3

@@ -275,3 +275,45 @@ def test_postpone_on_the_page_keeps_an_unknown_zone_name(client, live):
     assert response.status_code == 303
     moved = day + dt.timedelta(days=1)
     assert f"DUE;TZID=Mars/Olympus:{moved:%Y%m%d}T100000" in dav.text(path)
+
+
+@pytest.mark.parametrize("form", ["postpone", "close", "close-and-create", "reopen"])
+def test_every_form_of_the_action_page_keeps_its_back_link(client, action, alice, form):
+    """A page opened from the week (or "Plan next step") keeps "← Back" after any of its
+    forms: the next page shown is an action page (this one, or the next action's) with it."""
+    from urllib.parse import urlencode
+
+    stored, url = action
+    if form == "reopen":
+        alice.close(stored.path)
+    back = "/week?date=2026-11-30"
+    html = client.get(f"{url}?{urlencode({'back': back})}").get_data(as_text=True)
+    typed = {"postpone": {"days": "1"},
+             "close-and-create": {"summary": "Send the quote", "due": "2026-12-20",
+                                  "kind": "email"}}.get(form, {})
+    response = client.post(f"{url}/{form}", data={**form_fields(html, form), **typed})
+    assert response.status_code == 303
+    assert response.headers["Location"].startswith("/a/")  # the result is shown, not skipped
+    landed = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert f'<p class="back"><a href="{back}">' in landed
+
+
+def _prefilled_due(client, live, alice, cal) -> str:
+    stored = alice.new_action(live.calendar_path("alice"), cal)
+    html = client.get(f"/a/{PageTokens(live.secret_key).make(stored.path)}").get_data(True)
+    return re.search(r'name="due" value="([^"]*)"', html).group(1)
+
+
+def test_the_next_meeting_is_proposed_at_a_time_not_all_day(client, live, alice):
+    from zoneinfo import ZoneInfo
+
+    paris = ZoneInfo("Europe/Paris")  # the app's zone
+    day = model.default_due("meeting", dt.datetime.now(paris).date()).isoformat()
+    at_half_past_two = dt.datetime(2026, 12, 1, 13, 30, tzinfo=dt.UTC)  # 14:30 in Paris
+    assert _prefilled_due(client, live, alice, model.new(
+        "Demo", "meeting", at_half_past_two)) == f"{day}T14:30"
+    assert _prefilled_due(client, live, alice, model.new(
+        "Workshop", "meeting", dt.date(2026, 12, 1))) == f"{day}T09:00"  # all day: 09:00
+    call_day = model.default_due("call", dt.datetime.now(paris).date()).isoformat()
+    assert _prefilled_due(client, live, alice, model.new(
+        "Ring", "call", at_half_past_two)) == call_day  # a call is due on a day

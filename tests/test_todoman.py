@@ -129,3 +129,15 @@ def test_ticking_in_todoman_closes_the_action(live, alice, clients):
     titles = [a.action.summary for a in alice.list(calendar)]
     assert titles.count("Plan the next step: Renewal 2027") == 1
     assert len(titles) == 3
+
+
+def test_a_task_made_in_todoman_without_a_due_date_is_on_the_overdue_page(live, clients,
+                                                                          tmp_path):
+    sync, todo = clients
+    with open(tmp_path / "todoman.py", "a") as config:
+        config.write("default_due = 0\n")  # todoman's way to make tasks with no due date
+    todo("new", "Ring Jane some day")
+    sync()
+    html = _get(f"{live.base_url}/overdue", auth=("alice", PEOPLE["alice"]))
+    section = re.search(r'<section[^>]*id="undated"[^>]*>(.*?)</section>', html, re.S)
+    assert section and "Ring Jane some day" in section.group(1)

@@ -69,14 +69,28 @@ def test_week_places_events_at_their_local_day_and_tasks_on_their_due_day():
     assert "next week" not in sum(names.values(), [])
 
 
-def test_timeline_follows_the_chain_not_the_dates():
+def test_timeline_is_by_date_and_never_shows_a_step_before_the_one_it_follows():
+    """One list by date, as a timeline reads; within a chain, chain order wins over dates
+    (c was dated before b, but follows it)."""
     a, b, c = chain(item("a", dt.date(2026, 11, 1), closed=True),
                     item("b", dt.date(2026, 12, 20), closed=True),
                     item("c", dt.date(2026, 11, 15)))
     lone = item("lone", dt.date(2026, 11, 10))
     ordered = agenda.timeline([c, lone, b, a])
-    assert [i.action.summary for i in ordered] == ["a", "b", "c", "lone"]
+    assert [i.action.summary for i in ordered] == ["a", "lone", "b", "c"]
     assert agenda.next_step(ordered).action.summary == "lone"  # the earliest open one
+
+
+def test_timeline_puts_an_unrelated_chain_where_its_dates_are():
+    """The tester's record: a chain (quote, then Call Jane) and another action of the same
+    day as the quote. It shows with its day, not after the later Call Jane."""
+    quote, jane = chain(item("Send the quote", dt.date(2026, 12, 3), closed=True),
+                        item("Call Jane", dt.date(2026, 12, 8)))
+    buyer = item("Call the buyer", dt.datetime(2026, 12, 3, 10, 0, tzinfo=PARIS),
+                 closed=True)
+    ordered = agenda.timeline([jane, buyer, quote])
+    assert [i.action.summary for i in ordered] == ["Send the quote", "Call the buyer",
+                                                   "Call Jane"]
 
 
 def test_timeline_survives_a_loop_a_client_made():
@@ -108,3 +122,17 @@ def test_the_tail_does_not_follow_a_next_copied_from_another_action():
         **{**copy.action.__dict__, "next": b.action.uid}))
     found = agenda.record([a, b, copy], "opportunity", DEAL.uri)
     assert agenda.tail(found).action.summary == "copy of a"
+
+
+def test_timeline_of_a_head_reached_from_another_chain_shows_it_once():
+    """b has no PREVIOUS (made by hand), but a's NEXT names it: one chain, each step once."""
+    a = item("a", dt.date(2026, 11, 1), closed=True)
+    b = item("b", dt.date(2026, 12, 1))
+    a = agenda.Item(a.path, a.action.__class__(**{**a.action.__dict__, "next": "b"}))
+    assert [i.action.summary for i in agenda.timeline([b, a])] == ["a", "b"]
+
+
+def test_undated_is_open_actions_without_a_date_by_title():
+    items = [item("b no date", None), item("A no date", None),
+             item("closed no date", None, closed=True), item("dated", dt.date(2026, 12, 1))]
+    assert [i.action.summary for i in agenda.undated(items)] == ["A no date", "b no date"]

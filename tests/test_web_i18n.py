@@ -89,3 +89,24 @@ def test_labels_the_pages_put_before_a_colon_follow_french_typography(client, li
     html = client.get("/overdue", headers=french).get_data(as_text=True)
     assert "Compte\u00a0:" in html and "Compte:" not in html
     assert not BAD_FRENCH_PUNCTUATION.search(re.sub(r"<[^>]+>", " ", html.split("<main")[1]))
+
+
+def test_the_new_sections_and_messages_follow_french_typography(client, live, alice):
+    """No date yet, the week's count of undated actions, and the messages after a close."""
+    add(alice, live, "alice", "Appeler Jeanne un jour", None)
+    late = add(alice, live, "alice", "Appeler ACME", today() - dt.timedelta(days=1))
+    french = {**basic(), "Accept-Language": "fr"}
+    html = client.get("/overdue", headers=french).get_data(as_text=True)
+    assert "Pas encore de date" in html
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    with client.application.app_context():
+        from web.calendar import page_url
+
+        url = page_url(late.path)
+    client.post(url + "/close", headers=french, data={"csrf_token": csrf, "back": "/overdue"})
+    pages = [client.get("/overdue", headers=french).get_data(as_text=True),
+             client.get("/week", headers=french).get_data(as_text=True)]
+    assert "L’ouvrir pour annuler" in pages[0] and "planifiez-la" in pages[1]
+    for html in pages:
+        text = re.sub(r"<[^>]+>", " ", html.split("<main")[1])
+        assert not BAD_FRENCH_PUNCTUATION.search(text), BAD_FRENCH_PUNCTUATION.findall(text)

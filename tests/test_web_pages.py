@@ -451,3 +451,148 @@ def test_a_huge_summary_is_cut_on_the_lists_and_whole_on_its_page(client, live):
     response = client.post(url + "/close", headers=basic(), data={"csrf_token": csrf(html)})
     assert response.status_code == 303
     assert len(client.get_cookie("session").value) < 4000
+
+
+@pytest.mark.parametrize("url", ["/records/foo", "/records/foo/view?uri=x",
+                                 "/records/opportunity/view?uri=urn:followup:opportunity:None",
+                                 "/nowhere"])
+def test_a_wrong_list_address_is_a_plain_no_such_page_with_the_lists(client, url):
+    response = client.get(url, headers=basic())
+    assert response.status_code == 404
+    main = response.get_data(as_text=True).split("<main")[1]
+    assert "There is no such page" in main
+    assert 'href="/overdue"' in main and 'href="/week"' in main
+    assert "calendar" not in main  # that is the action link's story, not this one's
+    # An action link that names nothing is still the one page of its own.
+    token_page = client.get("/a/not-a-token").get_data(as_text=True)
+    assert "copied incompletely" in token_page and "There is no such page" not in token_page
+
+
+def test_the_week_names_the_kind_of_timed_entries_too(client, live, alice):
+    """A call and a meeting at the same hour must not look alike on the week."""
+    day = today() + dt.timedelta(days=1)
+    at_ten = dt.datetime.combine(day, dt.time(10, 0), PARIS)
+    add(alice, live, "alice", "Ring the buyer", at_ten, "call")
+    add(alice, live, "alice", "Demo at ACME", at_ten, "meeting")
+    add(alice, live, "alice", "Write the offer", day, "task")
+    html = page(client, f"/week?date={day.isoformat()}")
+    times = dict((what, shown) for shown, what in re.findall(
+        r'<span class="time">([^<]*)</span>\s*<span class="what"><bdi>([^<]*)</bdi>', html))
+    assert times == {"Ring the buyer": "10:00\u202fAM · Call",
+                     "Demo at ACME": "10:00\u202fAM · Meeting", "Write the offer": "Task"}
+    french = client.get(f"/week?date={day.isoformat()}",
+                        headers={**basic(), "Accept-Language": "fr"}).get_data(as_text=True)
+    assert '<span class="time">10:00 · Rendez-vous</span>' in french
+
+
+def test_a_record_with_two_chains_reads_as_one_timeline(client, live, alice):
+    deal = (("opportunity", "Renewal 2027"),)
+    quote = add(alice, live, "alice", "Send the quote", dt.date(2026, 12, 3), "email", deal)
+    _, jane = alice.close_and_create(quote.path, "Call Jane", dt.date(2026, 12, 8), "call")
+    buyer = add(alice, live, "alice", "Call the buyer",
+                dt.datetime(2026, 12, 3, 10, 0, tzinfo=PARIS), "call", deal)
+    alice.close(buyer.path)
+    uri = model.Link.named("opportunity", "Renewal 2027").uri
+    html = page(client, "/records/opportunity/view?" + urlencode({"uri": uri}))
+    uids = re.findall(r'<li class="step[^"]*" data-uid="([^"]+)"', html)
+    assert uids == [quote.action.uid, buyer.action.uid, jane.action.uid]
+    assert re.search(r'class="step next-step" data-uid="' + jane.action.uid, html)
+
+
+def flash_links(html: str) -> dict[str, str]:
+    """The links of the page's messages: their text → where they go."""
+    flashes = "".join(re.findall(r'<p class="flash">(.*?)</p>', html, re.S))
+    return {unescape(re.sub(r"<[^>]+>", "", text)): unescape(url)
+            for url, text in re.findall(r'<a href="([^"]+)">(.*?)</a>', flashes, re.S)}
+
+
+def test_a_close_on_the_overdue_list_links_the_action_to_undo_it(client, live, alice):
+    item = add(alice, live, "alice", "Call ACME", today() - dt.timedelta(days=1))
+    html = page(client, "/overdue")
+    response = client.post(form_action(html, "close", "Call ACME"), headers=basic(),
+                           data={"csrf_token": csrf(html), "back": "/overdue"})
+    assert response.headers["Location"] == "/overdue"
+    after = page(client, "/overdue")
+    assert "Closed: <bdi>Call ACME</bdi>" in after or "Closed: Call ACME" in after
+    link = flash_links(after)["Open it to undo"]
+    assert link.startswith("/a/") and link.endswith("?back=%2Foverdue")
+    opened = page(client, link)  # one tap: the page with Undo, and its way back
+    assert 'data-action="reopen"' in opened
+    assert '<p class="back"><a href="/overdue">' in opened
+    undone = client.post(link.split("?")[0] + "/reopen", headers=basic(),
+                         data=form_fields(opened, "reopen"))
+    assert undone.status_code == 303 and not alice.get(item.path).action.closed
+
+
+def test_a_bulk_close_links_each_closed_action(client, live, alice):
+    yesterday = today() - dt.timedelta(days=1)
+    first = add(alice, live, "alice", "Call Dupont", yesterday)
+    second = add(alice, live, "alice", "Mail Durand", yesterday, kind="email")
+    html = page(client, "/overdue")
+    with client.application.app_context():
+        from web.calendar import tokens
+
+        one, two = tokens().make(first.path), tokens().make(second.path)
+    response = client.post("/overdue/close-many", headers=basic(), data={
+        "csrf_token": csrf(html), "t": [one, two], f"choice-{one}": "close",
+        f"choice-{two}": "next", f"summary-{two}": "Mail Durand again",
+        f"due-{two}": today().isoformat(), f"kind-{two}": "email"})
+    assert response.status_code == 303
+    links = flash_links(page(client, "/overdue"))
+    assert links["Call Dupont"] == f"/a/{one}?back=%2Foverdue"
+    assert links["Mail Durand"] == f"/a/{two}?back=%2Foverdue"
+
+
+def form_fields(html: str, data_action: str) -> dict[str, str]:
+    """The hidden fields a browser would send with that form."""
+    body = re.search(r'<form[^>]*data-action="' + data_action + r'"[^>]*>(.*?)</form>', html,
+                     re.S).group(1)
+    return {unescape(name): unescape(value) for name, value in re.findall(
+        r'<input type="hidden" name="([^"]+)" value="([^"]*)"', body)}
+
+
+def undated_section(html: str) -> str:
+    found = re.search(r'<section[^>]*id="undated"[^>]*>(.*?)</section>', html, re.S)
+    return found.group(1) if found else ""
+
+
+def test_open_actions_without_a_date_have_their_own_section_on_the_overdue_page(
+        client, live, alice):
+    undated = add(alice, live, "alice", "Ring Jane some day", None, "call")
+    add(alice, live, "alice", "Late call", today() - dt.timedelta(days=1))
+    gone = add(alice, live, "alice", "Closed, no date", None, "task")
+    alice.close(gone.path)
+    html = page(client, "/overdue")
+    section = undated_section(html)
+    assert "No date yet" in section and "Ring Jane some day" in section
+    assert "Late call" not in section and "Closed, no date" not in html
+    for form in ("plan-date", "close", "close-and-create"):
+        assert f'data-action="{form}"' in section, form
+    # The week points at them: they are on no day of it.
+    assert 'href="/overdue#undated"' in page(client, "/week")
+    # Planning a date takes it off the section, and back to the list.
+    proposed = model.default_due("call", today()).isoformat()
+    assert f'value="{proposed}"' in section  # the kind's default day, proposed
+    url = form_action(section, "plan-date", "Ring Jane some day")
+    response = client.post(url, headers=basic(), data={
+        "csrf_token": csrf(html), "due": proposed, "back": "/overdue"})
+    assert response.status_code == 303 and response.headers["Location"] == "/overdue"
+    assert alice.get(undated.path).action.when == dt.date.fromisoformat(proposed)
+    assert "Ring Jane some day" not in undated_section(page(client, "/overdue"))
+
+
+def test_an_undated_action_page_offers_a_date_not_a_postpone(client, live, alice):
+    task = add(alice, live, "alice", "Lunch with Jane", None, "task")
+    with client.application.app_context():
+        from web.calendar import page_url
+
+        url = page_url(task.path)
+    html = page(client, url)
+    assert 'data-action="plan-date"' in html and 'data-action="postpone"' not in html
+    wrong = client.post(url + "/plan-date", headers=basic(), data={
+        "csrf_token": csrf(html), "due": "10/12"})
+    assert wrong.status_code == 400 and 'value="10/12"' in wrong.get_data(as_text=True)
+    response = client.post(url + "/plan-date", headers=basic(), data={
+        "csrf_token": csrf(html), "due": "2026-12-10T12:30"})
+    assert response.status_code == 303
+    assert alice.get(task.path).action.when == dt.datetime(2026, 12, 10, 12, 30, tzinfo=PARIS)

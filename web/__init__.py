@@ -80,9 +80,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def _not_found(_exc: Exception) -> tuple[str, int]:
-    from flask import render_template
+    from flask import render_template, request, url_for
     from flask_babel import gettext as _
 
+    if not request.path.startswith("/a/"):
+        # A list address typed or kept wrong (/records/foo): nothing to do with page links.
+        return render_template("error.html", message=_("There is no such page."), links=[
+            (url_for("overdue.show"), _("Overdue actions")),
+            (url_for("week.show"), _("Week planner"))]), 404
     # lang_next: the page is the same whatever was asked for (a bad page link included).
     # So it names every reason a link fails and never says which one it was: that would
     # tell a guesser whether a token once named an item.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from urllib.parse import urlencode
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -17,7 +18,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
 from server import model
-from server.store import AlreadyClosed, Conflict, NotFound, Stored, StoreError
+from server.store import AlreadyClosed, Closing, Conflict, NotFound, Stored, StoreError
 from server.tokens import TokenError
 from web.auth import visitor
 from web.calendar import owns, page_url, store, tokens, zone
@@ -47,31 +48,64 @@ def load(token: str) -> Stored:
         abort(404)
 
 
+MEETING_HOUR = dt.time(9, 0)  # a next meeting proposed after one that had no time
+
+
 def suggestion(action: model.Action) -> dict[str, str]:
     """What a close-and-create form is filled with: same kind, a default delay."""
     today = dt.datetime.now(zone()).date()
     summary = _("Follow up: %(summary)s", summary=action.summary) if action.summary else ""
     return {
         "summary": model.fit_summary(summary),  # a long title must not make the form refuse itself
-        "due": model.default_due(action.kind, today).isoformat(),
+        "due": proposed_due(action, today),
         "kind": action.kind,
     }
 
 
+def proposed_due(action: model.Action, today: dt.date) -> str:
+    """The day the next action is proposed for, as the form writes it. A meeting gets a time
+    too, or it becomes an all-day event: the time this one started at (as the clock shows
+    it here), else MEETING_HOUR; a time the clocks skip that day gives MEETING_HOUR."""
+    day = model.default_due(action.kind, today)
+    if action.kind != "meeting":
+        return day.isoformat()
+    at = MEETING_HOUR
+    if isinstance(action.when, dt.datetime):
+        at = model.in_zone(action.when, zone()).time().replace(second=0, microsecond=0)
+    if not model.exists(dt.datetime.combine(day, at, zone())):
+        at = MEETING_HOUR
+    return f"{day.isoformat()}T{at:%H:%M}"
+
+
 def render_action(stored: Stored, error: str = "", form: dict | None = None,
-                  status: int = 200) -> ResponseReturnValue:
+                  status: int = 200, typed_next: bool = False,
+                  planned: str | None = None) -> ResponseReturnValue:
+    """The action page. `typed_next`: `form` is a next action typed for a close that was
+    done meanwhile, given back to apply to the next action that exists or to create beside
+    it (shown only while that next action exists). `planned`: the date typed to plan an
+    undated action, given back (else the kind's default is proposed)."""
     action = stored.action
     # Only consistent neighbours: a NEXT or PREVIOUS copied with the item names an action
     # of another chain, which must neither be offered here nor block Close and create next.
     chain = {"previous": store().predecessor(stored), "next": store().successor(stored)}
     user = visitor()
+    # The page's own address, also when a POST shows it (an error, a close done meanwhile):
+    # the language links and the login come back here, not to a URL that only takes POSTs.
+    here = url_for("actions.show", token=request.view_args["token"], back=shown_back() or None)
     return render_template(
         "actions/page.html", action=action, stored=stored, error=error,
         form=form or suggestion(action), kinds=model.KINDS, kind_labels=KIND_LABELS,
         link_labels=LINK_LABELS, delays=DELAYS, previous=chain["previous"],
         next=chain["next"], page_of=lambda s: page_url(s.path), generation=action.sequence,
         follow_chain=may_follow_chain(user, stored), signed_in=user is not None,
-        back=safe_target(request.values.get("back"), "")), status
+        back=shown_back(), typed_next=typed_next, here=here, lang_next=here,
+        planned=planned or proposed_due(action, dt.datetime.now(zone()).date())), status
+
+
+def shown_back() -> str:
+    """The page's "← Back" target: from its address (?back=, set by the week and "Plan next
+    step"), from a list's form that failed here, or kept by one of the page's own forms."""
+    return safe_target(request.values.get("back") or request.form.get("page_back"), "")
 
 
 def may_follow_chain(user: str | None, stored: Stored) -> bool:
@@ -82,14 +116,23 @@ def may_follow_chain(user: str | None, stored: Stored) -> bool:
     return user is not None and owns(user, stored.path)
 
 
-def _done(token: str) -> ResponseReturnValue:
-    """Where a successful POST goes: back to the list it came from, else the action page."""
-    return redirect(safe_target(request.form.get("back"),
-                                url_for("actions.show", token=token)), code=303)
+def _done(token: str, shown: str | None = None) -> ResponseReturnValue:
+    """Where a successful POST goes. A list's form (`back`) returns to its list. The action
+    page's own forms show the result on an action page (this one, or the token `shown`),
+    with the page's Back link (`page_back`) kept: Postpone or Undo must not strand the user
+    on a page with no way back to the week they came from."""
+    listing = safe_target(request.form.get("back"), "")
+    if listing:
+        return redirect(listing, code=303)
+    kept = safe_target(request.form.get("page_back"), "") or None
+    return redirect(url_for("actions.show", token=shown or token, back=kept), code=303)
 
 
 @bp.get("/<token>")
 def show(token: str) -> ResponseReturnValue:
+    typed = {name: request.args.get(f"typed_{name}", "") for name in ("summary", "due", "kind")}
+    if typed["summary"]:  # the link of a bulk close's message: the next action it gives back
+        return render_action(load(token), form=typed, typed_next=True)
     return render_action(load(token))
 
 
@@ -115,8 +158,23 @@ def close(token: str) -> ResponseReturnValue:
             "again.", outcome=outcome), kept, status=409)
     except Conflict:
         return render_action(stored, str(CONFLICT), kept, status=409)
-    flash(_("Closed: %(summary)s", summary=headline(stored.action.summary)))
+    message = {"text": _("Closed: %(summary)s", summary=headline(stored.action.summary))}
+    if list_back():  # the row is gone from the list: one tap back to it, to undo a mis-tap
+        message["links"] = [undo_link(stored.path, _("Open it to undo"))]
+    flash(message)
     return _done(token)
+
+
+def list_back() -> str:
+    """The list that a list's form (`back`) returns to; "" for the action page's forms."""
+    return safe_target(request.form.get("back"), "")
+
+
+def undo_link(path: str, label: str) -> list[str]:
+    """A message's link to the page of an action just closed from a list, where Undo is;
+    that page's Back link returns to the list."""
+    back = list_back()
+    return [page_url(path) + (f"?{urlencode({'back': back})}" if back else ""), label]
 
 
 def read_next_form(suffix: str = "") -> tuple[dict[str, str], model.Moment | None, str | None]:
@@ -157,20 +215,25 @@ def date_problem(exc: model.DateError) -> str:
 
 
 def close_and_create_one(stored: Stored, when: model.Moment | None, form: dict[str, str],
-                         kind: str | None, generation: int | None, outcome: str) -> Stored:
-    """Close `stored` and create the next action; flashes where the new one is."""
-    closed, successor = store().close_and_create(stored.path, form["summary"], when, kind,
-                                                 generation, outcome=outcome)
-    # The successor may be one made earlier (a resubmitted form): name the one that exists.
-    flash({"text": _("Closed: %(closed)s. Next: %(next)s",
-                     closed=headline(stored.action.summary),
-                     next=headline(successor.action.summary)),
-           "url": page_url(successor.path)})
+                         kind: str | None, generation: int | None, outcome: str) -> Closing:
+    """Close `stored` and create the next action, unless someone did it first (the next
+    action is then the one that exists: `done_before`). Flashes a typed outcome that could
+    not be saved (the close that came first had another one)."""
+    closing = store().close_and_create(stored.path, form["summary"], when, kind, generation,
+                                       outcome=outcome)
     typed = model.clean_text(outcome).strip()
-    if typed and closed.action.outcome != typed:  # closed elsewhere first, with its own note
+    if typed and closing.closed.action.outcome != typed:
         flash(_("Your outcome was not saved: the action was already closed with another one. "
                 "Your note was: “%(outcome)s”.", outcome=typed))
-    return successor
+    return closing
+
+
+def as_typed(action: model.Action, form: dict[str, str], when: model.Moment | None,
+             kind: str) -> bool:
+    """Whether `action` is the next action the form describes (a second click, or another
+    tab that typed the same): then nothing typed is lost."""
+    return (action.summary == model.clean_text(form["summary"]).strip()
+            and action.kind == kind and action.when == when)
 
 
 @bp.post("/<token>/close-and-create")
@@ -180,18 +243,103 @@ def close_and_create(token: str) -> ResponseReturnValue:
             for name in ("summary", "due", "kind", "outcome")}
     try:
         form, when, kind = read_next_form()
-        successor = close_and_create_one(stored, when, form, kind,
-                                         _int(request.form.get("generation")),
-                                         request.form.get("outcome", ""))
+        closing = close_and_create_one(stored, when, form, kind,
+                                       _int(request.form.get("generation")),
+                                       request.form.get("outcome", ""))
     except NotFound:  # deleted in a client since the page was read
         abort(404)
     except model.ActionError as exc:
         return render_action(stored, _("Not saved: %(reason)s.", reason=exc), form, status=400)
     except Conflict:
         return render_action(stored, str(CONFLICT), form, status=409)
-    if request.form.get("back"):
-        return _done(token)
-    return redirect(url_for("actions.show", token=tokens().make(successor.path)), code=303)
+    successor = closing.successor
+    names = {"closed": headline(stored.action.summary),
+             "next": headline(successor.action.summary)}
+    if not closing.done_before:
+        text = _("Closed: %(closed)s. Next: %(next)s", **names)
+    elif as_typed(successor.action, form, when, kind or stored.action.kind):
+        text = _("Already done (in another tab, or by an earlier click): “%(closed)s” is "
+                 "closed, and its next action is “%(next)s”.", **names)
+    else:
+        return give_back(token, closing, form)
+    flash({"text": text, "links": [[page_url(successor.path), _("Open the next action")]]})
+    return _done(token, shown=tokens().make(successor.path))
+
+
+def give_back(token: str, closing: Closing, form: dict[str, str]) -> ResponseReturnValue:
+    """The action was closed meanwhile with another next action (a tick in a calendar app
+    plans one): say so, and give back the next action typed, to apply or to add. The typed
+    outcome went with the close if it had none (close_and_create adds it)."""
+    typed = model.clean_text(form.get("outcome", "")).strip()
+    if typed and closing.closed.action.outcome == typed:
+        flash(_("Your outcome was saved with the close."))
+    return render_action(load(token), _(
+        "Not created: “%(closed)s” was closed meanwhile, in your calendar app or another tab; "
+        "its next action is “%(next)s”. The next action you typed is below: apply it to that "
+        "one, or create it as an additional action.",
+        closed=headline(closing.closed.action.summary),
+        next=headline(closing.successor.action.summary)), form, status=409, typed_next=True)
+
+
+@bp.post("/<token>/typed-next")
+def typed_next(token: str) -> ResponseReturnValue:
+    """A next action given back (see give_back): applied to the next action that exists
+    ("apply", a conditional update of the version the page showed), or created beside it
+    with the same links ("add"; not a second successor)."""
+    stored = load(token)
+    try:
+        form, when, kind = read_next_form()
+    except model.ActionError as exc:
+        return render_action(stored, _("Not saved: %(reason)s.", reason=exc),
+                             _typed_fields(), status=400, typed_next=True)
+    if request.form.get("how") == "add":
+        generation = _int(request.form.get("generation"))
+        extra = store().create_beside(stored, form["summary"], when, kind,
+                                      stored.action.sequence if generation is None else generation)
+        flash({"text": _("Created: %(summary)s, with the same links.",
+                         summary=headline(extra.action.summary)),
+               "links": [[page_url(stored.path), _("Open the closed action")]]})
+        return _done(token, shown=tokens().make(extra.path))
+    successor = store().successor(stored)
+    problem = _applied(successor, form, when, kind) if successor is not None else None
+    if problem is None:  # deleted, or undone, since the page was shown: the page then
+        # offers Close and create next (or "Create the next action") with what was typed
+        return render_action(load(token), _("Not changed: this action has no next action any "
+                                            "more. Create yours below."), form, status=409)
+    if problem:
+        return render_action(load(token), problem, form, status=409, typed_next=True)
+    flash({"text": _("Next action changed: %(next)s", next=headline(form["summary"])),
+           "links": [[page_url(successor.path), _("Open the next action")]]})
+    return _done(token, shown=tokens().make(successor.path))
+
+
+def _applied(successor: Stored, form: dict[str, str], when: model.Moment | None,
+             kind: str | None) -> str | None:
+    """Apply the typed next action to `successor` as the page showed it: "" when done, None
+    when it is gone, else why not, for the page."""
+    shown = dataclasses.replace(successor, etag=request.form.get("next_etag", ""))
+    name = headline(successor.action.summary)
+    try:
+        store().revise(shown, form["summary"], when, kind)
+    except NotFound:
+        return None
+    except Conflict:
+        return _("Not changed: the next action “%(next)s” was changed since this page was "
+                 "shown (in your calendar app, or another tab). Check it, then apply yours "
+                 "again.", next=name)
+    except model.ActionClosed:
+        return _("Not changed: the next action “%(next)s” is closed already. Create yours as "
+                 "an additional action.", next=name)
+    except model.RepeatsError:
+        return _("Not changed: the next action “%(next)s” repeats; change it in your calendar "
+                 "app, or create yours as an additional action.", next=name)
+    except model.ActionError as exc:
+        return _("Not saved: %(reason)s.", reason=exc)
+    return ""
+
+
+def _typed_fields() -> dict[str, str]:
+    return {name: request.form.get(name, "").strip() for name in ("summary", "due", "kind")}
 
 
 @bp.post("/<token>/postpone")
@@ -220,6 +368,32 @@ def postpone(token: str) -> ResponseReturnValue:
     moved = store().get(stored.path).action.when
     flash(_("Postponed to %(when)s.", when=moment(moved)) if moved is not None
           else _("Postponed by %(delay)s.", delay=DELAYS[days]))
+    return _done(token)
+
+
+@bp.post("/<token>/plan-date")
+def plan_date(token: str) -> ResponseReturnValue:
+    """Give an action without a date its date (the overdue page's "No date yet" section, and
+    the action's page, where Postpone would have nothing to move)."""
+    stored = load(token)
+    typed = request.form.get("due", "").strip()
+    try:
+        when = model.parse_due(typed, zone())
+    except model.DateError as exc:
+        return render_action(stored, _("Not saved: %(reason)s.", reason=date_problem(exc)),
+                             status=400, planned=typed)
+    try:
+        store().modify(stored.path, lambda cal: model.revise(cal, when=when))
+    except model.ActionClosed:  # closed since the form was shown (another tab, an app)
+        return render_action(load(token), _("Not planned: this action is closed."), status=409)
+    except model.RepeatsError:
+        return render_action(stored, _("This action repeats: move it in your calendar app, "
+                                       "where you can choose this occurrence or the series."),
+                             status=400)
+    except Conflict:
+        return render_action(stored, str(CONFLICT), status=409, planned=typed)
+    flash(_("Planned for %(when)s: %(summary)s", when=moment(when),
+            summary=headline(stored.action.summary)))
     return _done(token)
 
 

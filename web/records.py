@@ -1,5 +1,6 @@
 """Accounts, contacts, opportunities and projects: every action linked to one, as a timeline
-along the chain, the next step highlighted; and the opportunities left with no next step."""
+by date that keeps each chain's order (agenda.timeline), the next step highlighted; and the
+opportunities left with no next step."""
 
 from __future__ import annotations
 

@@ -28,7 +28,8 @@ def show() -> ResponseReturnValue:
         wanted, error = today, "date"
     if not dt.date(1900, 1, 8) <= wanted <= dt.date(9999, 12, 24):  # a week either side
         wanted, error = today, "date"
-    days = agenda.week(user_items(g.user), wanted, zone())
+    items = user_items(g.user)
+    days = agenda.week(items, wanted, zone())
     monday = agenda.monday_of(wanted)
     return render_template(
         "week/week.html", days=days, today=today, monday=monday,
@@ -36,4 +37,5 @@ def show() -> ResponseReturnValue:
         previous=(monday - dt.timedelta(days=7)).isoformat(),
         following=(monday + dt.timedelta(days=7)).isoformat(),
         bad_date=error, kind_labels=KIND_LABELS, page_url=page_url,
+        undated=len(agenda.undated(items)),  # on no day: the overdue page lists them
         is_time=lambda when: isinstance(when, dt.datetime)), 400 if error else 200

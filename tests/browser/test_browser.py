@@ -124,6 +124,11 @@ def test_phone_width_pages_fit_and_work(browser, live, alice, shots):
         # Nothing wider than the phone: no sideways scrolling.
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], name
         page.screenshot(path=shots / f"{name}-phone.png", full_page=True)
+    tomorrow = (today() + dt.timedelta(days=1)).isoformat()
+    page.goto(f"{live.base_url}/week?date={tomorrow}")
+    demo = page.locator("li.entry", has_text="Demo for Initech").locator(".time")
+    expect(demo).to_have_text(re.compile(r"^10:00 · Rendez-vous$"))  # the kind, timed too
+    expect(demo).to_have_css("display", "inline")  # on the title's line: compact
     page.goto(live.base_url + "/overdue")
     page.locator("li.item").first.get_by_role("link").first.click()
     expect(page.get_by_role("button", name="Clôturer et créer")).to_be_visible()
