@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import re
 
-from server import model
+from server import model, protect
 
-_FOLD = re.compile(r"\r?\n[ \t]")
 _TZID = re.compile(r";TZID=\"?([^:;\"]+)")
 OURS = ("X-FOLLOWUP-", "URL", "DESCRIPTION")
 DONE_SUMMARY = re.compile(r"^SUMMARY[^:]*:\s*[✓✔]")
 
 
-def _lines(text: str) -> list[str]:
-    return [x for x in _FOLD.sub("", text).splitlines() if x]
+def _lines(text: str) -> tuple[str, ...]:
+    return protect.content_lines(text)
 
 
 def nothing_to_do(text: str, old_text: str, page_url: str) -> bool:

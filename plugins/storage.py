@@ -119,6 +119,10 @@ def _same_as(old: radicale_item.Item, collection_path: str) -> radicale_item.Ite
         name=old.name, component_name=old.component_name, time_range=old.time_range)
 
 
+# Page links kept in memory (about 200 bytes each) before the store starts again.
+MAX_REMEMBERED_LINKS = 50_000
+
+
 @dataclass
 class WholeCalendar:
     """A whole-calendar PUT under way: the index entries of the items formatted as Radicale
@@ -148,6 +152,17 @@ class Collection(multifilesystem.Collection):
             logger.warning("followup: UID index of %s unusable: %s", self.path, exc)
             return super().has_uid(uid)
 
+    _read_before: tuple[str, radicale_item.Item | None] | None = None
+
+    def _get(self, href: str, verify_href: bool = True) -> radicale_item.Item | None:
+        """Radicale's read, except that its upload's first look at the stored version gets
+        the one this upload already read under the same write lock (about a tenth of a
+        millisecond saved on every update)."""
+        before, self._read_before = self._read_before, None
+        if before is not None and before[0] == href:
+            return before[1]
+        return super()._get(href, verify_href)
+
     def _index_or_none(self) -> Index | None:
         # Made current *before* a write, so that stamping it afterwards never hides a change
         # made by someone else.
@@ -168,7 +183,11 @@ class Collection(multifilesystem.Collection):
             new_item = self._storage.next_step(self, href, new_item)
         if new_item is not item and (old is None or new_item.etag != old.etag):
             rawbody.mark_changed()  # the client's copy lacks what we added: no ETag for it
-        uploaded, replaced = super().upload(href, new_item)
+        self._read_before = (href, old)
+        try:
+            uploaded, replaced = super().upload(href, new_item)
+        finally:
+            self._read_before = None
         if index is not None:
             try:
                 if new_item is item and old is not None and change == "" and \
@@ -265,6 +284,7 @@ class Storage(multifilesystem.Storage):
         self._user = ""
         self.last_was_fast = False  # set per upload, under the write lock
         self.whole_calendar: WholeCalendar | None = None  # set per whole-calendar PUT, too
+        self._page_urls: dict[tuple[str, str], str] = {}
         rawbody.install()
 
     @contextlib.contextmanager
@@ -350,7 +370,16 @@ class Storage(multifilesystem.Storage):
         return f"{prefix}/{collection_path.strip('/')}/{href}"
 
     def page_url(self, collection_path: str, href: str) -> str:
-        return self.tokens.page_url(self.base_url, self.item_path(collection_path, href))
+        """The page link of the item at `href`, remembered: signing it (an HMAC) costs about
+        0.15 ms on every update, and the secret is read once at start."""
+        key = (collection_path, href)
+        url = self._page_urls.get(key)
+        if url is None:
+            url = self.tokens.page_url(self.base_url, self.item_path(collection_path, href))
+            if len(self._page_urls) >= MAX_REMEMBERED_LINKS:
+                self._page_urls.clear()
+            self._page_urls[key] = url
+        return url
 
     # -- one upload ----------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ Pure: no Radicale, no I/O.
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from collections import Counter
 
@@ -27,11 +28,19 @@ RADICALE_FIXED_COMPONENTS = frozenset({"VEVENT", "VTODO", "VJOURNAL"})
 _FOLD = re.compile(r"\r?\n[ \t]")
 
 
+@functools.lru_cache(maxsize=16)
+def content_lines(text: str) -> tuple[str, ...]:
+    """The unfolded, non-empty content lines of a text. One upload asks this of the same
+    few texts (the body, vobject's copy, the stored version) several times: kept."""
+    return tuple(x for x in _FOLD.sub("", text).splitlines() if x)
+
+
 def same_lines(a: str, b: str) -> bool:
     """Do two texts hold the same content lines, in any order? A cheap test that spares a
     full parse when a parser only re-sorted or re-folded what it read."""
-    return Counter(x for x in _FOLD.sub("", a).splitlines() if x) == \
-        Counter(x for x in _FOLD.sub("", b).splitlines() if x)
+    if a == b:
+        return True
+    return Counter(content_lines(a)) == Counter(content_lines(b))
 
 
 def line_key(name: str, value) -> tuple[str, tuple, bytes]:
