@@ -492,7 +492,11 @@ def _write_description(comp: icalendar.Component, user_text: str,
     wanted = "\n\n".join(part for part in (user_text, line) if part)
     if description != wanted:
         # Thunderbird keeps showing the ALTREP copy if it stays: drop it with the old text.
-        _set(comp, "DESCRIPTION", wanted)
+        # Every other parameter (LANGUAGE, a client's X-) is the client's and stays.
+        old = comp.get("DESCRIPTION")
+        params = {} if old is None or isinstance(old, list) else dict(old.params)
+        params.pop("ALTREP", None)
+        _set(comp, "DESCRIPTION", wanted, parameters=params or None)
 
 
 def is_stamped(cal: icalendar.Calendar, page_url: str) -> bool:

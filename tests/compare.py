@@ -13,6 +13,8 @@ parameter says) are their bytes as written; the rest is icalendar's reading.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections import Counter
 from typing import ClassVar
 
 import icalendar
@@ -71,15 +73,21 @@ def _key(comp: icalendar.Component) -> tuple[str, str, str]:
     return comp.name, str(comp.get("UID", "")), rid.to_ical().decode() if rid else ""
 
 
+def _params(name: str, value) -> tuple:
+    """The parameters that say something: a VALUE equal to the property's default type is
+    the same as none (icalendar leaves it out), any other VALUE counts."""
+    default = _AsDefined.known.get(name.lower(), "").upper()
+    return tuple(sorted((k.upper(), str(v)) for k, v in getattr(value, "params", {}).items()
+                        if not (k.upper() == "VALUE" and str(v).upper() == default)))
+
+
 def _lines(comp: icalendar.Component) -> list[tuple[str, tuple, bytes]]:
     out = []
     for name, value in comp.property_items(recursive=False, sorted=False):
         if name in ("BEGIN", "END"):
             continue
-        params = tuple(sorted((k.upper(), str(v)) for k, v in value.params.items()
-                              if k.upper() != "VALUE")) if hasattr(value, "params") else ()
         raw = value.to_ical() if hasattr(value, "to_ical") else str(value).encode()
-        out.append((name.upper(), params, raw))
+        out.append((name.upper(), _params(name, value), raw))
     return out
 
 
@@ -102,10 +110,15 @@ def lost(sent: str | bytes, stored: str | bytes) -> list[str]:
         if key not in after_by_key:
             problems.append(f"component {key} is gone")
             continue
-        for comp, stored_comp in zip(comps, after_by_key[key], strict=False):
+        stored_comps = after_by_key[key]
+        if len(stored_comps) < len(comps):  # a second VALARM, a DAYLIGHT rule of a zone
+            problems.append(f"{len(comps) - len(stored_comps)} of {len(comps)} {key} gone")
+        for comp, stored_comp in zip(comps, stored_comps, strict=False):
             kept = _lines(stored_comp)
+            unmatched = Counter(kept)  # a line sent twice must be stored twice
             for name, params, raw in _lines(comp):
-                if (name, params, raw) in kept:
+                if unmatched[(name, params, raw)] > 0:
+                    unmatched[(name, params, raw)] -= 1
                     continue
                 if _allowed(name, params, raw, stored_comp, kept):
                     continue
@@ -121,10 +134,14 @@ def _allowed(name, params, raw, stored_comp, kept) -> bool:
     if (saved, params, raw) in kept:  # set aside under X-FOLLOWUP-SAVED-*, value intact
         return True
     if name == "DESCRIPTION":
-        # The text stays, with our link line after it; ALTREP goes with the old text.
-        text = str(stored_comp.get("DESCRIPTION", ""))
+        # The text stays, with our link line after it; ALTREP goes with the old text, every
+        # other parameter (LANGUAGE, a client's X-) stays.
+        stored = stored_comp.get("DESCRIPTION")
+        if stored is None or _params(name, stored) != tuple(
+                p for p in params if p[0] != "ALTREP"):
+            return False
         original = _unescape(raw.decode())
-        return model.strip_page_line(text).rstrip() == original.rstrip()
+        return model.strip_page_line(str(stored)).rstrip() == original.rstrip()
     if name == "SUMMARY":  # a closed event's summary carries the closed mark in front
         original = _unescape(raw.decode())
         stored = str(stored_comp.get("SUMMARY", ""))
@@ -135,6 +152,22 @@ def _allowed(name, params, raw, stored_comp, kept) -> bool:
             typed is not None and stored == model.CLOSED_MARK + typed)
     if name in ("DTSTAMP", "LAST-MODIFIED", "SEQUENCE"):
         return name in stored_comp
-    if name in ("STATUS", "COMPLETED", "PERCENT-COMPLETE"):
-        return model.is_closed(stored_comp)  # completion normalised to all three marks
+    if name in ("STATUS", "PERCENT-COMPLETE"):
+        # Completion normalised to all three marks: only a value that said "not done" moves.
+        done = b"COMPLETED" if name == "STATUS" else b"100"
+        return raw.strip().upper() != done and model.is_closed(stored_comp)
+    if name == "COMPLETED":  # written in UTC: the same instant, or now if it has none
+        return _same_instant_or_none(raw, dict(params).get("TZID"), stored_comp)
     return False
+
+
+def _same_instant_or_none(raw: bytes, tzid: str | None,
+                          stored_comp: icalendar.Component) -> bool:
+    stored = stored_comp.get("COMPLETED")
+    if stored is None:
+        return False
+    try:
+        sent = icalendar.vDDDTypes.from_ical(raw.decode(), timezone=tzid)
+        return sent.astimezone(dt.UTC) == stored.dt
+    except (OverflowError, ValueError, AttributeError):
+        return True  # no UTC instant (a date, year 1 in Tokyo): the close's time stands
