@@ -58,6 +58,9 @@ def restore_ours(old: icalendar.Component, new: icalendar.Component) -> None:
                 new.add(name, value, encode=False)
             continue
         olds, news = _all(old, name), _all(new, name)
+        if name.startswith(model.SAVED_PREFIX):
+            _restore_collapsed(new, name, olds, news)
+            continue
         if len(olds) == len(news) == 1 and str(olds[0]) == str(news[0]):
             params = dict(olds[0].params)
             params.update(news[0].params)
@@ -65,6 +68,15 @@ def restore_ours(old: icalendar.Component, new: icalendar.Component) -> None:
                 value = copy.deepcopy(news[0])
                 value.params.update(params)
                 new[name] = value
+
+
+def _restore_collapsed(new: icalendar.Component, name: str, olds: list, news: list) -> None:
+    """A saved value is the client's own, set aside, and no client edits it: one that a
+    client's collapse to one property per name (Thunderbird) dropped comes back."""
+    sent = {(v.to_ical(), tuple(sorted(v.params.items()))) for v in news}
+    for value in olds:
+        if (value.to_ical(), tuple(sorted(value.params.items()))) not in sent:
+            new.add(name, value, encode=False)
 
 
 def restore_related(old: icalendar.Component, new: icalendar.Component) -> None:

@@ -99,15 +99,19 @@ def test_thunderbird_collapse_keeps_links_and_user_edits(dav):
     assert str(comp["X-MOZ-GENERATION"]) == "1"
 
 
-def test_davx5_reltype_rewrite_makes_no_parent_loop(dav):
+def _davx5_rewrite(dav) -> str:
+    """The user's typed relations and our chain after DAVx5's upload; the stored text."""
     stored, etag = _stored(dav)
     # The user's own relations, made in another app, stored with their types.
     stored_rel = _edit(stored, lambda body: body + [
-        "RELATED-TO;RELTYPE=SIBLING:sibling-uid", "RELATED-TO;RELTYPE=CHILD:child-uid"])
+        "RELATED-TO;RELTYPE=SIBLING:sibling-uid", "RELATED-TO;RELTYPE=CHILD:child-uid",
+        "RELATED-TO;RELTYPE=FINISHTOSTART:step-uid"])
     assert dav.put("linked-1.ics", stored_rel, etag).status_code == 204
     stored_rel, etag = dav.text("linked-1.ics"), dav.etag("linked-1.ics")
 
     def davx5(body: list[str]) -> list[str]:
+        # DAVx5 knows PARENT, CHILD and SIBLING; any other type (RFC 9253's FINISHTOSTART,
+        # NEXT, ...) goes back as PARENT. Harsher still: every type rewritten.
         out = [re.sub(r"RELTYPE=\w+", "RELTYPE=PARENT", x) if x.startswith("RELATED-TO")
                else x for x in body]
         # and a parent link into our own chain, as a task app would make of a relation
@@ -122,12 +126,40 @@ def test_davx5_reltype_rewrite_makes_no_parent_loop(dav):
     related = comp.get("RELATED-TO")
     related = related if isinstance(related, list) else [related]
     types = {str(r): r.params.get("RELTYPE", "PARENT") for r in related}
-    assert types == {"sibling-uid": "SIBLING", "child-uid": "CHILD"}
+    assert types == {"sibling-uid": "SIBLING", "child-uid": "CHILD",
+                     "step-uid": "FINISHTOSTART"}
     parents = [u for u, t in types.items() if t == "PARENT"]
     assert not set(parents) & {PREVIOUS, NEXT, "linked-1"}
     saved = comp.get(model.SAVED_PREFIX + "RELATED-TO")
     saved = saved if isinstance(saved, list) else [saved]
     assert {str(s) for s in saved} == {NEXT, PREVIOUS}  # set aside, not lost
+    return after
+
+
+def test_davx5_reltype_rewrite_makes_no_parent_loop(dav):
+    _davx5_rewrite(dav)
+
+
+def test_thunderbird_collapse_after_davx5_keeps_every_saved_value(dav):
+    """Two of ours under one name (the parents DAVx5 made, set aside): Thunderbird keeps the
+    last one only, and the other comes back from the stored version."""
+    stored = _davx5_rewrite(dav)
+    saved_name = model.SAVED_PREFIX + "RELATED-TO"
+    assert stored.count(saved_name) == 2
+
+    def thunderbird(body: list[str]) -> list[str]:
+        last = {}
+        for line in body:
+            last[_name(line)] = line
+        return [*last.values(), "X-MOZ-GENERATION:2"]
+
+    sent = _edit(stored, thunderbird)
+    assert sent.count(saved_name) == 1  # the collapse really dropped one
+    assert dav.put("linked-1.ics", sent, dav.etag("linked-1.ics")).status_code == 204
+    comp = model.main_component(model.parse(dav.text("linked-1.ics")))
+    saved = comp.get(saved_name)
+    saved = saved if isinstance(saved, list) else [saved]
+    assert sorted(str(s) for s in saved) == sorted([NEXT, PREVIOUS])
 
 
 @pytest.mark.parametrize("keep_url", [False, True], ids=["android", "apple"])
