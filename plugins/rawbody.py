@@ -58,6 +58,15 @@ def body_for(collection_path: str, href: str) -> str | None:
     return content if path == f"{collection_path.strip('/')}/{href}" else None
 
 
+def body_of_calendar(collection_path: str) -> str | None:
+    """The body of the PUT being handled, if it replaced the whole calendar there."""
+    kept = _body.get()
+    if kept is None:
+        return None
+    path, content = kept
+    return content if path == collection_path.strip("/") else None
+
+
 def forget() -> None:
     _body.set(None)
 

@@ -129,6 +129,8 @@ class WholeCalendar:
     wrote them, by file name, for the index made once after Radicale's rename."""
 
     entries: dict[str, Entry] = field(default_factory=dict)
+    # The body as the client sent it, by UID: what vobject damaged is put back from it.
+    sent: protect.SentCalendar | None = None
 
 
 class Collection(multifilesystem.Collection):
@@ -234,7 +236,7 @@ class Collection(multifilesystem.Collection):
                 yield item
                 continue
             try:
-                formatted = self._storage.prepare_imported(self.path, href, item)
+                formatted = self._storage.prepare_imported(self.path, href, item, whole.sent)
             except Exception as exc:  # never let an odd item stop the client's write
                 logger.warning("followup: %s/%s kept as imported: %s", self.path, href, exc)
                 formatted = item
@@ -303,13 +305,25 @@ class Storage(multifilesystem.Storage):
         if items is None or not self.is_actions_calendar(href):
             return super().create_collection(href, items, props)
         props = self._kept_props(href, props)
-        self.whole_calendar = whole = WholeCalendar()
+        self.whole_calendar = whole = WholeCalendar(sent=self._sent_calendar(href))
         try:
             result = super().create_collection(href, items, props)
         finally:
             self.whole_calendar = None
         self._after_whole_calendar(result[0], whole)
         return result
+
+    @staticmethod
+    def _sent_calendar(href: str) -> protect.SentCalendar | None:
+        """The whole calendar as the client sent it (one parse per PUT), or None."""
+        raw = rawbody.body_of_calendar(href)
+        if raw is None:
+            return None
+        try:
+            return protect.SentCalendar(ical.read(raw))
+        except Exception as exc:  # Radicale read it: its copy is stored, as it would be
+            logger.info("followup: %s: client text not comparable: %s", href, exc)
+            return None
 
     def _kept_props(self, href: str, props: dict | None) -> dict | None:
         """The calendar's properties after a whole-calendar PUT: those stored (its name
@@ -383,24 +397,29 @@ class Storage(multifilesystem.Storage):
 
     # -- one upload ----------------------------------------------------------------------------
 
-    def prepare_imported(self, collection_path: str, href: str,
-                         item: radicale_item.Item) -> radicale_item.Item:
+    def prepare_imported(self, collection_path: str, href: str, item: radicale_item.Item,
+                         sent: protect.SentCalendar | None = None) -> radicale_item.Item:
         """An item of a whole-calendar PUT, as a PUT of a new item would store it (no stored
-        version, so nothing to restore and no next-step rule). An item already in the format
-        for this place (a calendar exported and put back) is kept as it is, unparsed."""
+        version, so nothing to restore and no next-step rule), what vobject damaged put back
+        from `sent`. An item already in the format for this place (a calendar exported and
+        put back) and undamaged is kept as it is, unparsed."""
         try:
             text = item.serialize()
-            if fastpath.nothing_to_do(text, text, self.page_url(collection_path, href)):
+            if (sent is None or sent.kept_in(item.uid, text)) and fastpath.nothing_to_do(
+                    text, text, self.page_url(collection_path, href)):
                 return item
         except Exception:  # the full path decides
             pass
-        return self.prepare_upload(collection_path, href, item, None)[0]
+        return self.prepare_upload(collection_path, href, item, None, sent)[0]
 
     def prepare_upload(self, collection_path: str, href: str, item: radicale_item.Item,
-                       old: radicale_item.Item | None) -> tuple[radicale_item.Item, str]:
-        """The item to store, and what the upload did (merge.CLOSED, TICKED, REOPENED, '')."""
+                       old: radicale_item.Item | None,
+                       sent: protect.SentCalendar | None = None
+                       ) -> tuple[radicale_item.Item, str]:
+        """The item to store, and what the upload did (merge.CLOSED, TICKED, REOPENED, '').
+        `sent`: the client's whole calendar, when this item came in one."""
         self.last_was_fast = False
-        if self._nothing_to_do(collection_path, href, item, old):
+        if sent is None and self._nothing_to_do(collection_path, href, item, old):
             # Only an action's fast path promises that its index entry is unchanged.
             self.last_was_fast = old is not None and self.is_actions_calendar(collection_path)
             if old is not None and protect.same_lines(item.serialize(), old.serialize()):
@@ -413,7 +432,10 @@ class Storage(multifilesystem.Storage):
             logger.info("followup: %s/%s stored as Radicale read it: %s",
                         collection_path, href, exc)
             return item, ""
-        cal, fixed = self._protected(collection_path, href, text, cal)
+        if sent is None:
+            cal, fixed = self._protected(collection_path, href, text, cal)
+        else:
+            cal, fixed = self._restored(collection_path, href, sent.item(item.uid, cal), cal)
         change = ""
         if self.is_actions_calendar(collection_path) and item.component_name in (
                 "VTODO", "VEVENT"):
@@ -467,7 +489,19 @@ class Storage(multifilesystem.Storage):
             return cal, 0
         try:
             sent = ical.read(raw)
-            if _uids(sent) != _uids(cal):
+        except Exception as exc:
+            logger.info("followup: %s/%s: client text not comparable: %s",
+                        collection_path, href, exc)
+            return cal, 0
+        return self._restored(collection_path, href, sent, cal)
+
+    @staticmethod
+    def _restored(collection_path: str, href: str, sent, cal):
+        """`cal` with the client's lines from `sent` wherever vobject changed them."""
+        if sent is None:
+            return cal, 0
+        try:
+            if sorted(_uids(sent)) != sorted(_uids(cal)):
                 return cal, 0
             cal, fixed = protect.restore_damaged(sent, cal)
         except Exception as exc:

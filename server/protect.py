@@ -100,3 +100,46 @@ def restore_damaged(sent: icalendar.Calendar,
     if sent.name != parsed.name:
         return parsed, 0
     return parsed, _restore_component(sent, parsed)
+
+
+class SentCalendar:
+    """A whole calendar as its client sent it, item by item.
+
+    Radicale splits a whole-calendar PUT into one item per UID and hands each one over as
+    vobject wrote it; this keeps the client's components by UID, and its time zones by TZID,
+    to compare each item with (read once per PUT by server/ical.py).
+    """
+
+    def __init__(self, cal: icalendar.Calendar) -> None:
+        self.components: dict[str, list[icalendar.Component]] = {}
+        self.timezones: dict[str, icalendar.Component] = {}
+        for comp in cal.subcomponents:
+            if comp.name == "VTIMEZONE":
+                self.timezones.setdefault(str(comp.get("TZID", "")), comp)
+            elif "UID" in comp:
+                self.components.setdefault(str(comp["UID"]), []).append(comp)
+
+    def kept_in(self, uid: str, text: str) -> bool:
+        """Is every line the client sent for `uid` in `text` (vobject's copy)? A cheap test
+        with no parse; a False only means "compare them properly"."""
+        have = Counter(content_lines(text))
+        want = Counter(line for comp in self.components.get(uid, [])
+                       for line in content_lines(comp.to_ical().decode()))
+        return not want - have
+
+    def item(self, uid: str, parsed: icalendar.Calendar) -> icalendar.Calendar | None:
+        """What the client sent of the item `parsed`, shaped like it: its calendar
+        properties and the time zones it holds (Radicale writes those), the client's
+        components of that UID and the client's copy of each of those zones."""
+        comps = self.components.get(uid)
+        if not comps:
+            return None
+        shaped = icalendar.Calendar()
+        shaped.update(parsed)
+        for sub in parsed.subcomponents:
+            if sub.name == "VTIMEZONE":
+                shaped.add_component(self.timezones.get(str(sub.get("TZID", "")), sub))
+        for comp in comps:
+            shaped.add_component(comp)
+        return shaped
+

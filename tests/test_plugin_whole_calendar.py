@@ -17,6 +17,7 @@ from radicale import item as radicale_item
 from plugins import storage
 from server import model, protect
 from server.tokens import PageTokens
+from tests.compare import lost
 from tests.test_plugin_dav import CALENDAR, Dav, task
 
 
@@ -176,3 +177,28 @@ def test_a_name_given_in_the_body_is_the_new_name(dav):
     assert props(dav) == {"tag": "VCALENDAR", "D:displayname": "Imported actions",
                           "C:calendar-description": "From the old CRM",
                           "C:supported-calendar-component-set": "VEVENT,VTODO"}
+
+
+def test_what_vobject_damages_is_stored_as_sent(dav):
+    """Radicale's parser cuts an X- value at its first comma and drops an empty parameter;
+    each item of the body comes back as the client wrote it, stamped or not yet."""
+    damaged = ("X-CLIENT-NOTE:first,second,third\r\nX-E;X-EMPTY=:v\r\n"
+               "LOCATION:12 rue de l'Exemple\\, Lyon\r\nCATEGORIES:a\\,b,c\r\n")
+    zone = ("BEGIN:VTIMEZONE\r\nTZID:Europe/Paris\r\nBEGIN:STANDARD\r\n"
+            "DTSTART:19961027T030000\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\n"
+            "RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r\nEND:STANDARD\r\n"
+            "END:VTIMEZONE\r\n")
+    fresh = [todo("d1", "Call", damaged),
+             todo("d2", "Zoned", "DUE;TZID=Europe/Paris:20261215T093000\r\n" + damaged)]
+    assert put_whole(dav, fresh, head=zone).status_code in (201, 204)
+    for href, sent in zip(["d1.ics", "d2.ics"], fresh, strict=True):
+        body = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//import//EN\r\n"
+                + (zone if "TZID" in sent else "") + sent + "END:VCALENDAR\r\n")
+        assert lost(body, dav.text(href)) == []
+    # Exported (stamped, in the format) and put back: still as the client wrote it.
+    exported = dav.text("d1.ics").split("BEGIN:VTODO", 1)[1].rsplit("END:VTODO", 1)[0]
+    exported = "BEGIN:VTODO" + exported + "END:VTODO\r\n"
+    assert put_whole(dav, [exported]).status_code in (201, 204)
+    stored = dav.text("d1.ics")
+    assert "X-CLIENT-NOTE:first,second,third" in stored and "X-EMPTY=" in stored
+    assert page_path(dav, "d1.ics") == CALENDAR + "d1.ics"
