@@ -2,7 +2,10 @@
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
+# `make run` installs the product only; `make test` adds the test extras (browser driver,
+# second CalDAV server, real clients, linters), which a user running the product never needs.
 INSTALLED := $(VENV)/.installed
+TEST_INSTALLED := $(VENV)/.installed-test
 
 .PHONY: run test lint bench clean translations messages screenshots
 
@@ -11,14 +14,22 @@ INSTALLED := $(VENV)/.installed
 # password among it, must not scroll away.
 INSTALL_LOG := $(VENV)/install.log
 
-$(INSTALLED): pyproject.toml
+define install
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@echo "Installing followup and what it needs into $(VENV)/ (log: $(INSTALL_LOG))"
+	@echo "Installing followup$(2) into $(VENV)/ (log: $(INSTALL_LOG))"
 	@if ! { $(BIN)/python -m pip install --quiet --upgrade pip && \
-	        $(BIN)/python -m pip install --quiet -e '.[test]'; } > $(INSTALL_LOG) 2>&1; then \
+	        $(BIN)/python -m pip install --quiet -e '$(1)'; } > $(INSTALL_LOG) 2>&1; then \
 	    cat $(INSTALL_LOG); echo "make: the install failed: see above, or $(INSTALL_LOG)"; \
 	    exit 1; fi
+endef
+
+$(INSTALLED): pyproject.toml
+	$(call install,.,)
 	@touch $(INSTALLED)
+
+$(TEST_INSTALLED): pyproject.toml
+	$(call install,.[test], and its test tools)
+	@touch $(INSTALLED) $(TEST_INSTALLED)
 
 # The pages' French: .po files are the source, .mo files are built (not committed).
 PO := $(wildcard web/translations/*/LC_MESSAGES/messages.po)
@@ -41,16 +52,16 @@ run: $(INSTALLED) translations
 	$(BIN)/followup serve --data var --radicale-config config/radicale.ini $(ARGS)
 
 # Rewrites docs/screenshots/*.png from the browser test (needs chromium).
-screenshots: $(INSTALLED) translations
+screenshots: $(TEST_INSTALLED) translations
 	FOLLOWUP_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/browser
 
 # By hand, not in CI: results go to docs/PERFORMANCE.md with the machine and the date.
 bench: $(INSTALLED) translations
 	$(BIN)/python bench/put_at_scale.py
 	$(BIN)/python bench/whole_calendar_put.py
-	$(BIN)/python bench/load_page.py
+	$(BIN)/python bench/load_page.py --overdue-path /overdue
 
-lint: $(INSTALLED)
+lint: $(TEST_INSTALLED)
 	$(BIN)/ruff check .
 
 test: lint translations
