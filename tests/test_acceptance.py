@@ -94,7 +94,9 @@ def served(tmp_path):
 
 
 def test_first_start_prints_caldav_url_and_credentials(tmp_path):
-    server = Served(tmp_path / "var")
+    """As `make run` starts it: with the shipped config/radicale.ini."""
+    config = Path(__file__).resolve().parent.parent / "config" / "radicale.ini"
+    server = Served(tmp_path / "var", "--radicale-config", str(config))
     try:
         banner = server.banner
         assert f"{server.base}/dav/" in banner
@@ -103,7 +105,20 @@ def test_first_start_prints_caldav_url_and_credentials(tmp_path):
         user, password = match.groups()
         principal = caldav.DAVClient(url=server.base, username=user, password=password,
                                      require_tls=False).principal()
-        assert [c.get_display_name() for c in principal.calendars()] == ["Actions"]
+        [calendar] = principal.calendars()
+        assert calendar.get_display_name() == "Actions"
+        # The plugins run under that config: a client's task gets its page link, and an
+        # overwrite that does not say which version it replaces is refused.
+        client = Client(server.base, user, password)
+        path = calendar.url.path + "first.ics"
+        sent = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//c//EN\r\nBEGIN:VTODO\r\n"
+                "UID:first\r\nDTSTAMP:20261201T090000Z\r\nSUMMARY:Call\r\n"
+                "END:VTODO\r\nEND:VCALENDAR\r\n")
+        assert client.put(path, sent).status_code == 201
+        assert f"URL;VALUE=URI:{server.base}/a/" in client.text(path).replace("\r\n ", "")
+        unconditional = client.http.put(client.url(path), data=sent.encode(), timeout=30,
+                                        headers={"Content-Type": "text/calendar"})
+        assert unconditional.status_code == 412
     finally:
         server.stop()
 

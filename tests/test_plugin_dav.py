@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from werkzeug.test import Client
 
+from plugins import storage
 from server import embedded, model, users
 from server.settings import DataDir
 from server.tokens import PageTokens
@@ -181,3 +182,28 @@ def test_an_initial_sync_lists_members_not_the_items_deleted_before_it(live, ali
                              auth=("alice", PEOPLE["alice"]),
                              headers={"Depth": "1", "Content-Type": "application/xml"})
     assert kept.href in later.text and "404" in later.text
+
+
+def test_new_items_and_the_rule_read_no_other_item(dav, monkeypatch):
+    """O(1) at any size: a new item's UID check and the next-step rule's "is another action
+    of this opportunity open?" are answered by the index; stock Radicale's has_uid reads
+    every item of the calendar (get_all), and so would a rule that searched the items."""
+    link = "X-FOLLOWUP-OPPORTUNITY;LABEL=Renewal:urn:followup:opportunity:Renewal"
+    for n in range(30):
+        assert dav.put(f"i{n}.ics", task(f"i{n}", extra=link)).status_code == 201
+    reads: list[str] = []
+    get_all, get = storage.Collection.get_all, storage.Collection._get
+    monkeypatch.setattr(storage.Collection, "get_all",
+                        lambda self, *a, **k: reads.append("all") or get_all(self, *a, **k))
+    monkeypatch.setattr(storage.Collection, "_get",
+                        lambda self, href, *a, **k: reads.append(href) or get(self, href, *a,
+                                                                             **k))
+    assert dav.put("new.ics", task("new", extra=link)).status_code == 201
+    assert set(reads) <= {"new.ics"}, reads
+    # Ticked in a client, with 30 other open actions of the opportunity: no planning task,
+    # and only the ticked item itself was read.
+    reads.clear()
+    ticked = dav.text("new.ics").replace("END:VTODO", "STATUS:COMPLETED\r\nEND:VTODO")
+    assert dav.put("new.ics", ticked, dav.etag("new.ics")).status_code in (200, 204)
+    assert set(reads) <= {"new.ics"}, reads
+    assert len(dav.hrefs()) == 31
