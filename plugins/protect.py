@@ -22,7 +22,7 @@ from collections.abc import Callable
 import icalendar
 
 from plugins import rawbody
-from server import ical, model
+from server import ical, model, refusals
 
 log = logging.getLogger("followup.protect")
 MAX_BODY = 10 * 1024 * 1024  # larger bodies go to Radicale as sent; it applies its own limit
@@ -85,13 +85,34 @@ def _without_etag_if_changed(start_response: Callable) -> Callable:
     return start
 
 
+def _explained(start_response: Callable, body: bytes, said: list[bytes]) -> Callable:
+    """Radicale's bare 400, or its 412 for a time outside the calendar, replaced by a 400
+    that says what is wrong with the item (server/refusals.py); the text goes in `said`."""
+
+    def start(status, headers, exc_info=None):
+        if status.split(" ", 1)[0] in ("400", "412"):
+            reason = refusals.why_refused(body)
+            if reason:
+                said.append(f"followup: the calendar server refused this item: {reason}.\n"
+                            .encode())
+                log.info("PUT refused: %s", reason)
+                return start_response("400 Bad Request", [
+                    ("Content-Type", "text/plain; charset=utf-8"),
+                    ("Content-Length", str(len(said[0])))], exc_info)
+        return start_response(status, headers, exc_info)
+
+    return start
+
+
 def protect_input(radicale_wsgi: Callable) -> Callable:
-    """Wrap Radicale so that calendar PUT bodies are re-encoded before it parses them."""
+    """Wrap Radicale so that calendar PUT bodies are re-encoded before it parses them, and
+    a refused one is answered with the reason."""
 
     def app(environ, start_response):
         rawbody.reset_changed()
         start_response = _without_etag_if_changed(start_response)
         content_type = environ.get("CONTENT_TYPE", "")
+        said: list[bytes] = []
         if environ.get("REQUEST_METHOD") == "PUT" and "calendar" in content_type.lower():
             length = int(environ.get("CONTENT_LENGTH") or 0)
             if 0 < length <= MAX_BODY:
@@ -102,6 +123,13 @@ def protect_input(radicale_wsgi: Callable) -> Callable:
                 environ = dict(environ)
                 environ["wsgi.input"] = io.BytesIO(body)
                 environ["CONTENT_LENGTH"] = str(len(body))
-        return radicale_wsgi(environ, start_response)
+                if not environ.get("PATH_INFO", "").endswith("/"):  # one item, not a calendar
+                    start_response = _explained(start_response, body, said)
+        answer = radicale_wsgi(environ, start_response)
+        if not said:
+            return answer
+        if hasattr(answer, "close"):
+            answer.close()
+        return said
 
     return app
