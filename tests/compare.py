@@ -156,6 +156,9 @@ def _allowed(name, params, raw, stored_comp, kept) -> bool:
         # Completion normalised to all three marks: only a value that said "not done" moves.
         done = b"COMPLETED" if name == "STATUS" else b"100"
         return raw.strip().upper() != done and model.is_closed(stored_comp)
+    if name in ("COMPLETED", "PERCENT-COMPLETE", model.PROP_CLOSED) and not model.is_closed(
+            stored_comp):  # reopened (the client's own mark said open): every closed mark goes
+        return True
     if name == "COMPLETED":  # written in UTC: the same instant, or now if it has none
         return _same_instant_or_none(raw, dict(params).get("TZID"), stored_comp)
     return False
