@@ -815,7 +815,9 @@ def revise(cal: icalendar.Calendar, summary: str | None = None, when: Moment | N
 
 
 def _checked_summary(summary: str) -> str:
-    summary = clean_text(summary).strip()
+    # NFC: "é" typed on a Mac arrives as e + a combining accent, two code points that count
+    # once against the limit, as they show once.
+    summary = unicodedata.normalize("NFC", clean_text(summary)).strip()
     if not summary:
         raise ActionError("an action needs a summary: say what is to be done")
     if len(summary) > SUMMARY_LIMIT:

@@ -89,3 +89,10 @@ def test_a_planning_task_for_a_long_label_stays_within_the_limit():
     closed = model.close(model.new("Call", "call", dt.date(2026, 12, 1), [link]))
     task = model.read(nextstep.plan_task(closed, link, dt.date(2026, 12, 2)))
     assert len(task.summary) == model.SUMMARY_LIMIT and task.summary.endswith("…")
+
+
+def test_a_summary_typed_with_combining_accents_counts_as_it_shows():
+    """300 "é" typed on a Mac (e + U+0301 each) are 300 characters, stored as NFC."""
+    typed = "e\u0301" * 300
+    action = model.read(model.new(typed))
+    assert action.summary == "\u00e9" * 300
