@@ -674,14 +674,8 @@ def new(summary: str, kind: str = "task", when: Moment | None = None,
         links: Iterable[Link] = (), uid: str | None = None,
         now: dt.datetime | None = None, description: str = "") -> icalendar.Calendar:
     """A new action as a calendar object: a VEVENT for a meeting, a VTODO for the rest."""
-    summary = clean_text(summary).strip()
+    summary = _checked_summary(summary)
     description = clean_text(description)
-    if not summary:
-        raise ActionError("an action needs a summary: say what is to be done")
-    if len(summary) > SUMMARY_LIMIT:
-        # Not echoed: the point is that it is too long to show.
-        raise ActionError(f"the summary is {len(summary):,} characters long, more than "
-                          f"{SUMMARY_LIMIT}: keep the details for the description")
     if kind not in KINDS:
         raise ActionError(f"unknown kind {kind!r}: use one of {', '.join(KINDS)}")
     now = now or utcnow()
@@ -820,7 +814,7 @@ def _checked_summary(summary: str) -> str:
     summary = unicodedata.normalize("NFC", clean_text(summary)).strip()
     if not summary:
         raise ActionError("an action needs a summary: say what is to be done")
-    if len(summary) > SUMMARY_LIMIT:
+    if len(summary) > SUMMARY_LIMIT:  # not echoed: the point is that it is too long to show
         raise ActionError(f"the summary is {len(summary):,} characters long, more than "
                           f"{SUMMARY_LIMIT}: keep the details for the description")
     return summary
