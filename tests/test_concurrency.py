@@ -7,10 +7,15 @@ while the page closes it: neither change may be lost.
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from multiprocessing import get_context
+from pathlib import Path
 
 import pytest
 import requests
@@ -20,6 +25,7 @@ from server import model
 from server.store import Store
 from server.tokens import PageTokens
 from tests.conftest import PEOPLE
+from tests.test_acceptance import free_port
 
 ROUNDS = 20
 PARALLEL = 10
@@ -95,6 +101,74 @@ def test_parallel_processes_make_one_successor(live, alice):
     for action in successors:
         assert actions[action.previous].next == action.uid
         assert actions[action.previous].outcome == "they said yes"
+
+
+class Companion:
+    """Another companion process (waitress), as behind a proxy that spreads page requests
+    over several: the same Radicale, the same secret, its own memory."""
+
+    def __init__(self, live) -> None:
+        user, password = live.service
+        env = {**os.environ, "FOLLOWUP_CALDAV_URL": live.dav_url,
+               "FOLLOWUP_CALDAV_USER": user, "FOLLOWUP_CALDAV_PASSWORD": password,
+               "FOLLOWUP_SECRET_KEY": live.secret_key, "FOLLOWUP_BASE_URL": live.base_url}
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [str(Path(sys.executable).with_name("waitress-serve")), "--threads", "16",
+             f"--listen=127.0.0.1:{self.port}", "--call", "web:create_app"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                requests.get(self.base_url + "/", timeout=2)
+                return
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        self.stop()
+        raise AssertionError("the companion process did not start")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def test_parallel_submits_through_several_companion_processes(live, alice):
+    """The page's form, submitted at once through three companion processes (this one and
+    two others) in parallel: one successor per action, every click on its page."""
+    calendar = alice.actions_calendar()
+    tokens = PageTokens(live.secret_key)
+    others = [Companion(live), Companion(live)]
+    try:
+        bases = [live.base_url] + [c.base_url for c in others]
+        with ThreadPoolExecutor(PARALLEL) as pool:
+            for round_ in range(5):
+                stored = alice.new_action(calendar, model.new(f"Phone {round_}", "call"))
+                token = tokens.make(stored.path)
+                where = [bases[n % len(bases)] for n in range(PARALLEL)]
+                forms = list(pool.map(_form, where, [token] * PARALLEL))
+                start = threading.Barrier(PARALLEL)
+
+                def submit(base, form, token=token, start=start):
+                    session, data = form
+                    start.wait(timeout=60)
+                    return session.post(f"{base}/a/{token}/close-and-create", data=data,
+                                        allow_redirects=False, timeout=60)
+
+                answers = list(pool.map(submit, where, forms))
+                assert [a.status_code for a in answers] == [303] * PARALLEL
+                assert len({a.headers["Location"] for a in answers}) == 1
+    finally:
+        for companion in others:
+            companion.stop()
+    actions, successors = _chain_state(alice, calendar)
+    assert len(successors) == 5
+    for action in successors:
+        assert actions[action.previous].closed and actions[action.previous].next == action.uid
 
 
 class ClientEditsFirst(Store):
