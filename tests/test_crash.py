@@ -62,6 +62,15 @@ def _new(alice: Store, summary: str = "Call ACME") -> str:
     return alice.new_action(alice.actions_calendar(), model.new(summary, "call")).path
 
 
+def test_close_and_create_writes_as_many_times_as_the_steps_tried(live, alice):
+    """WRITE_STEPS covers every write: a close-and-create that never crashes writes exactly
+    that many times (a third write added to the store would need its own crash test)."""
+    path = _new(alice)
+    counting = CrashingStore(live.base_url, "alice", PEOPLE["alice"], after_write=0)
+    counting.close_and_create(path, "Send the offer", None, "email", generation=0)
+    assert counting.writes == len(WRITE_STEPS)
+
+
 @pytest.mark.parametrize("step", WRITE_STEPS)
 def test_exception_after_write_then_retry(live, alice, step):
     path = _new(alice)
