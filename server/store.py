@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import posixpath
 import random
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -86,6 +87,19 @@ class Stored:
     @property
     def calendar_path(self) -> str:
         return posixpath.dirname(self.path) + "/"
+
+
+# One strong entity-tag (RFC 7232 section 2.3): "..." with no quote, space or control
+# character inside (printable ASCII; obs-text is refused too, no server of ours makes it).
+STRONG_ETAG = re.compile(r'"[\x21\x23-\x7e]*"')
+
+
+def shown_etag(text: str | None) -> str | None:
+    """The ETag a page showed, as a form sends it back, if it is one strong entity-tag; None
+    otherwise. Sent as If-Match, "*" matches any version, a list any of its tags, and CR/LF
+    would end the header: a hand-edited form must not turn "only if unchanged since the page
+    was shown" into "whatever it is now". None reads as "changed since"."""
+    return text if text and STRONG_ETAG.fullmatch(text) else None
 
 
 class Store:

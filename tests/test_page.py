@@ -188,6 +188,27 @@ def test_undo_deletes_an_unchanged_next_action(client, live, alice):
     assert alice.get(stored.path).action.next is None
 
 
+# What a hand-edited form may send instead of the ETag the page showed: "*" (any version),
+# a list, a weak tag, a header of its own after CR/LF. None of them is "the version shown".
+FORGED_ETAGS = ['*', '"stale", "other"', 'W/"stale"', '"stale"\r\nIf-Match: *', ' * ', '']
+
+
+@pytest.mark.parametrize("forged", FORGED_ETAGS)
+def test_undo_with_a_forged_etag_keeps_a_next_action_edited_since(client, live, alice, forged):
+    stored, successor, url = _closed_with_next(live, alice)
+    html = client.get(url).get_data(as_text=True)
+    alice.modify(successor.path, lambda cal: _described(cal, "Minutes: they sign in March"))
+    response = client.post(url + "/reopen", data={**form_fields(html, "reopen"),
+                                                  "successor": "delete",
+                                                  "successor_etag": forged})
+    assert response.status_code == 303
+    kept = alice.find(successor.path)
+    assert kept is not None and "they sign in March" in kept.action.description
+    assert alice.get(stored.path).action.next == kept.action.uid  # still linked
+    html = client.get(url).get_data(as_text=True)
+    assert "The next action was changed since" in html and "it was kept" in html
+
+
 def _described(cal, text):
     comp = model.main_component(cal)
     comp.pop("DESCRIPTION", None)

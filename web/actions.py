@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
 from server import model
-from server.store import AlreadyClosed, Closing, Conflict, NotFound, Stored, StoreError
+from server.store import AlreadyClosed, Closing, Conflict, NotFound, Stored, StoreError, shown_etag
 from server.tokens import TokenError
 from web.auth import visitor
 from web.calendar import owns, page_url, store, tokens, zone
@@ -317,7 +317,8 @@ def _applied(successor: Stored, form: dict[str, str], when: model.Moment | None,
              kind: str | None) -> str | None:
     """Apply the typed next action to `successor` as the page showed it: "" when done, None
     when it is gone, else why not, for the page."""
-    shown = dataclasses.replace(successor, etag=request.form.get("next_etag", ""))
+    # No ETag, or not one the page can have shown: update() takes it as changed since.
+    shown = dataclasses.replace(successor, etag=shown_etag(request.form.get("next_etag")))
     name = headline(successor.action.summary)
     try:
         store().revise(shown, form["summary"], when, kind)
@@ -407,7 +408,7 @@ def reopen(token: str) -> ResponseReturnValue:
     if remove and successor.action.closed:
         return render_action(stored, _("The next action is already closed, so it stays. "
                                        "Choose to keep it."), status=400)
-    deleted = remove and _delete_as_shown(successor, request.form.get("successor_etag", ""))
+    deleted = remove and _delete_as_shown(successor, shown_etag(request.form.get("successor_etag")))
     try:
         if deleted:
             store().modify(stored.path, lambda cal: model.unlink_next(model.reopen(cal)))
@@ -422,14 +423,14 @@ def reopen(token: str) -> ResponseReturnValue:
     return _done(token)
 
 
-def _delete_as_shown(successor: Stored, shown_etag: str) -> bool:
+def _delete_as_shown(successor: Stored, etag: str | None) -> bool:
     """Delete the successor if it is still the version the form showed (If-Match on its
-    ETag then). An edit made since in a calendar app (notes, a new date) must not be lost
-    by a click on a page that never showed it."""
-    if not shown_etag:
-        return False  # a form without the ETag cannot say what was shown: keep it
+    ETag, checked by shown_etag, then). An edit made since in a calendar app (notes, a new
+    date) must not be lost by a click on a page that never showed it."""
+    if not etag:
+        return False  # a form without a valid ETag cannot say what was shown: keep it
     try:
-        store().delete(dataclasses.replace(successor, etag=shown_etag))
+        store().delete(dataclasses.replace(successor, etag=etag))
     except Conflict:
         return False
     return True
