@@ -209,6 +209,26 @@ def test_undo_with_a_forged_etag_keeps_a_next_action_edited_since(client, live, 
     assert "The next action was changed since" in html and "it was kept" in html
 
 
+def test_undo_of_an_action_already_open_says_so_and_changes_nothing(client, live, alice):
+    stored, successor, url = _closed_with_next(live, alice)
+    html = client.get(url).get_data(as_text=True)  # two tabs showing Undo
+    first = client.post(url + "/reopen", data={**form_fields(html, "reopen"),
+                                               "successor": "keep"})
+    assert first.status_code == 303
+    client.get(first.headers["Location"])  # its message is read
+    before = alice.get(stored.path)
+    again = client.post(url + "/reopen", data={**form_fields(html, "reopen"),
+                                               "successor": "delete"})
+    text = re.sub(r"<[^>]+>", "", again.get_data(as_text=True))
+    if again.status_code == 303:
+        text = re.sub(r"<[^>]+>", "", client.get(again.headers["Location"]).get_data(True))
+    assert "already open" in text
+    assert "Reopened" not in text and "it was kept" not in text
+    assert alice.find(successor.path) is not None  # the next action is not deleted either
+    after = alice.get(stored.path)
+    assert after.etag == before.etag and after.action.next == successor.action.uid
+
+
 def _described(cal, text):
     comp = model.main_component(cal)
     comp.pop("DESCRIPTION", None)

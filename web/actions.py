@@ -403,6 +403,9 @@ def reopen(token: str) -> ResponseReturnValue:
     """Undo a close; the successor it made is deleted only if the user asks, it is open, and
     it is still the version the page showed."""
     stored = load(token)
+    if not stored.action.closed:  # reopened meanwhile (another tab, an app, a second click)
+        return render_action(stored, _("Nothing to undo: this action is already open."),
+                             status=409)
     successor = store().successor(stored)  # it points back: made as this one's next
     remove = request.form.get("successor") == "delete" and successor is not None
     if remove and successor.action.closed:
