@@ -358,3 +358,29 @@ def test_the_next_meeting_is_proposed_at_a_time_not_all_day(client, live, alice)
     call_day = model.default_due("call", dt.datetime.now(paris).date()).isoformat()
     assert _prefilled_due(client, live, alice, model.new(
         "Ring", "call", at_half_past_two)) == call_day  # a call is due on a day
+
+
+def _proposed_summary(client, live, alice, summary: str, language: str = "en") -> str:
+    from html import unescape
+
+    stored = alice.new_action(live.calendar_path("alice"), model.new(summary, "call"))
+    html = client.get(f"/a/{PageTokens(live.secret_key).make(stored.path)}",
+                      headers={"Accept-Language": language}).get_data(True)
+    return unescape(re.search(r'name="summary" value="([^"]*)"', html).group(1))
+
+
+def test_the_proposed_title_does_not_stack_follow_up(client, live, alice):
+    assert _proposed_summary(client, live, alice, "Call the buyer") == \
+        "Follow up: Call the buyer"
+    # The next action of a next action: the prefix is there already, once is enough.
+    assert _proposed_summary(client, live, alice, "Follow up: Call the buyer") == \
+        "Follow up: Call the buyer"
+    assert _proposed_summary(client, live, alice, "follow up:  Call the buyer") == \
+        "follow up:  Call the buyer"
+    assert _proposed_summary(client, live, alice, "Appeler", "fr") == "Suite\u00a0: Appeler"
+    for french in ("Suite\u00a0: Appeler", "Suite : Appeler"):  # typed with a plain space too
+        assert _proposed_summary(client, live, alice, french, "fr") == french
+    # A title made in the other language is not prefixed a second time either.
+    assert _proposed_summary(client, live, alice, "Suite\u00a0: Appeler") == \
+        "Suite\u00a0: Appeler"
+    assert _proposed_summary(client, live, alice, "Follow up: Call", "fr") == "Follow up: Call"

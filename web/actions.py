@@ -14,15 +14,15 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import force_locale, lazy_gettext
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext
 
 from server import model
 from server.store import AlreadyClosed, Closing, Conflict, NotFound, Stored, StoreError, shown_etag
 from server.tokens import TokenError
 from web.auth import visitor
 from web.calendar import owns, page_url, store, tokens, zone
-from web.i18n import moment, safe_target
+from web.i18n import LANGUAGES, moment, safe_target
 from web.text import headline
 
 SUMMARY_LIMIT = model.SUMMARY_LIMIT  # what the form allows (maxlength), and the model
@@ -54,12 +54,34 @@ MEETING_HOUR = dt.time(9, 0)  # a next meeting proposed after one that had no ti
 def suggestion(action: model.Action) -> dict[str, str]:
     """What a close-and-create form is filled with: same kind, a default delay."""
     today = dt.datetime.now(zone()).date()
-    summary = _("Follow up: %(summary)s", summary=action.summary) if action.summary else ""
+    summary = follow_up(action.summary) if action.summary else ""
     return {
         "summary": model.fit_summary(summary),  # a long title must not make the form refuse itself
         "due": proposed_due(action, today),
         "kind": action.kind,
     }
+
+
+def follow_up(summary: str) -> str:
+    """The proposed title of the next action: "Follow up: <summary>", unless the summary
+    already starts with that prefix, in any language of the pages (the next action of a
+    next action would read "Follow up: Follow up: ...")."""
+    if any(_plain(summary).startswith(prefix) for prefix in _follow_up_prefixes()):
+        return summary
+    return _("Follow up: %(summary)s", summary=summary)
+
+
+def _follow_up_prefixes() -> list[str]:
+    prefixes = []
+    for code in LANGUAGES:
+        with force_locale(code):
+            prefixes.append(_plain(_("Follow up: %(summary)s", summary="")))
+    return prefixes
+
+
+def _plain(text: str) -> str:
+    """For comparing titles: any run of spaces (no-break ones too) is one space, any case."""
+    return " ".join(text.split()).casefold()
 
 
 def proposed_due(action: model.Action, today: dt.date) -> str:
