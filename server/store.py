@@ -157,7 +157,14 @@ class Store:
         if names & {"ConnectionError", "ConnectTimeout", "Timeout", "ReadTimeout",
                     "ConnectionRefusedError", "NewConnectionError", "MaxRetryError"}:
             return StoreError(f"cannot reach the CalDAV server at {self.url}: is it running?")
-        return StoreError(f"{doing} failed: {exc}")
+        status = getattr(exc, "status", None)
+        if isinstance(exc, caldav.lib.error.DAVError) and status:
+            # caldav's message carries the whole answer (an HTML page, for a URL that is
+            # not a CalDAV server's): the status says it, in one line.
+            hint = (": is it the address of a CalDAV server (followup's ends in /dav/)?"
+                    if 400 <= status < 500 else "")
+            return StoreError(f"{doing} failed: {self.url} answered {status}{hint}")
+        return StoreError(f"{doing} failed: {one_line(str(exc))}")
 
     def page_url(self, path: str) -> str | None:
         if self.tokens is None or self.base_url is None:
@@ -278,7 +285,7 @@ class Store:
         if response.status == 412:
             raise Conflict(f"{path} changed on the server")
         if response.status not in (200, 201, 204):
-            reason = response._raw.decode("utf-8", "replace")[:200] if response._raw else ""
+            reason = one_line(response._raw.decode("utf-8", "replace")) if response._raw else ""
             raise StoreError(f"the server refused the item at {path} ({response.status}) "
                              f"{reason}".strip())
         return response.headers.get("ETag")
@@ -499,6 +506,13 @@ class Store:
     def neighbour(self, stored: Stored, which: str) -> Stored | None:
         """The previous or next action in the chain ("previous" or "next"), if consistent."""
         return self.predecessor(stored) if which == "previous" else self.successor(stored)
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    """A server's text for a message of one line: whitespace runs (newlines too) become one
+    space, and a long text is cut (an error page's HTML would fill the screen)."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _back_off(attempt: int) -> None:
