@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import posixpath
 import random
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -88,6 +89,19 @@ class Stored:
         return posixpath.dirname(self.path) + "/"
 
 
+# One strong entity-tag (RFC 7232 section 2.3): "..." with no quote, space or control
+# character inside (printable ASCII; obs-text is refused too, no server of ours makes it).
+STRONG_ETAG = re.compile(r'"[\x21\x23-\x7e]*"')
+
+
+def shown_etag(text: str | None) -> str | None:
+    """The ETag a page showed, as a form sends it back, if it is one strong entity-tag; None
+    otherwise. Sent as If-Match, "*" matches any version, a list any of its tags, and CR/LF
+    would end the header: a hand-edited form must not turn "only if unchanged since the page
+    was shown" into "whatever it is now". None reads as "changed since"."""
+    return text if text and STRONG_ETAG.fullmatch(text) else None
+
+
 class Store:
     """A CalDAV account seen as a set of actions."""
 
@@ -143,7 +157,14 @@ class Store:
         if names & {"ConnectionError", "ConnectTimeout", "Timeout", "ReadTimeout",
                     "ConnectionRefusedError", "NewConnectionError", "MaxRetryError"}:
             return StoreError(f"cannot reach the CalDAV server at {self.url}: is it running?")
-        return StoreError(f"{doing} failed: {exc}")
+        status = getattr(exc, "status", None)
+        if isinstance(exc, caldav.lib.error.DAVError) and status:
+            # caldav's message carries the whole answer (an HTML page, for a URL that is
+            # not a CalDAV server's): the status says it, in one line.
+            hint = (": is it the address of a CalDAV server (followup's ends in /dav/)?"
+                    if 400 <= status < 500 else "")
+            return StoreError(f"{doing} failed: {self.url} answered {status}{hint}")
+        return StoreError(f"{doing} failed: {one_line(str(exc))}")
 
     def page_url(self, path: str) -> str | None:
         if self.tokens is None or self.base_url is None:
@@ -264,7 +285,7 @@ class Store:
         if response.status == 412:
             raise Conflict(f"{path} changed on the server")
         if response.status not in (200, 201, 204):
-            reason = response._raw.decode("utf-8", "replace")[:200] if response._raw else ""
+            reason = one_line(response._raw.decode("utf-8", "replace")) if response._raw else ""
             raise StoreError(f"the server refused the item at {path} ({response.status}) "
                              f"{reason}".strip())
         return response.headers.get("ETag")
@@ -485,6 +506,13 @@ class Store:
     def neighbour(self, stored: Stored, which: str) -> Stored | None:
         """The previous or next action in the chain ("previous" or "next"), if consistent."""
         return self.predecessor(stored) if which == "previous" else self.successor(stored)
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    """A server's text for a message of one line: whitespace runs (newlines too) become one
+    space, and a long text is cut (an error page's HTML would fill the screen)."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _back_off(attempt: int) -> None:

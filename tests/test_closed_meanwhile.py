@@ -11,12 +11,13 @@ import re
 from html import unescape
 from zoneinfo import ZoneInfo
 
+import pytest
 import requests
 
 from server import model, nextstep
 from server.tokens import PageTokens
 from tests.conftest import PEOPLE
-from tests.test_page import form_fields, outcome_in_both_places
+from tests.test_page import FORGED_ETAGS, form_fields, outcome_in_both_places
 
 DEAL = (model.Link.named("opportunity", "Renewal 2027"), model.Link.named("account", "ACME"))
 PARIS = ZoneInfo("Europe/Paris")
@@ -133,6 +134,22 @@ def test_applying_to_a_next_action_changed_since_the_page_keeps_that_change(clie
     assert client.post(url + "/typed-next", data={
         **form_fields(again, "typed-next"), **TYPED, "how": "apply"}).status_code == 303
     assert alice.get(plan.path).action.summary == TYPED["summary"]
+
+
+@pytest.mark.parametrize("forged", FORGED_ETAGS)
+def test_applying_with_a_forged_etag_keeps_a_next_action_changed_since(client, live, alice,
+                                                                       forged):
+    stored, url = _action(live, alice)
+    html = client.get(url).get_data(as_text=True)
+    _tick(live, alice, stored.path)
+    page = _submit(client, url, html).get_data(as_text=True)
+    plan = alice.successor(alice.get(stored.path))
+    alice.modify(plan.path, lambda cal: model.revise(cal, "Jane's own idea", None, None))
+    response = client.post(url + "/typed-next", data={
+        **form_fields(page, "typed-next"), **TYPED, "how": "apply", "next_etag": forged})
+    assert response.status_code == 409
+    assert "changed since" in response.get_data(as_text=True)
+    assert alice.get(plan.path).action.summary == "Jane's own idea"
 
 
 def test_a_meeting_marked_done_in_a_calendar_app_then_the_next_meeting_applied(client, live,

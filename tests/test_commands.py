@@ -144,6 +144,16 @@ def test_server_down_is_one_clear_line(capsys):
     assert err.count("\n") == 0 and "running" in err
 
 
+@pytest.mark.parametrize("path", ["/overdue", "/nothing-here/", "/a/x"])
+def test_a_url_that_is_not_the_caldav_address_is_one_clear_line(live, capsys, path):
+    """A page of the companion (or a 404 page) answers HTML: not a word of it is printed."""
+    args = ["--url", live.base_url + path, "--user", "alice", "--password", PEOPLE["alice"]]
+    assert main(["list", *args]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "<" not in err and len(err) < 300, err
+    assert err.startswith("followup: ") and live.base_url + path in err
+
+
 def test_unreadable_file_is_one_clear_line(live, tmp_path, capsys):
     assert main(["import", str(tmp_path / "missing.ics"), *account(live)]) == 1
     err = capsys.readouterr().err.strip()

@@ -188,6 +188,47 @@ def test_undo_deletes_an_unchanged_next_action(client, live, alice):
     assert alice.get(stored.path).action.next is None
 
 
+# What a hand-edited form may send instead of the ETag the page showed: "*" (any version),
+# a list, a weak tag, a header of its own after CR/LF. None of them is "the version shown".
+FORGED_ETAGS = ['*', '"stale", "other"', 'W/"stale"', '"stale"\r\nIf-Match: *', ' * ', '']
+
+
+@pytest.mark.parametrize("forged", FORGED_ETAGS)
+def test_undo_with_a_forged_etag_keeps_a_next_action_edited_since(client, live, alice, forged):
+    stored, successor, url = _closed_with_next(live, alice)
+    html = client.get(url).get_data(as_text=True)
+    alice.modify(successor.path, lambda cal: _described(cal, "Minutes: they sign in March"))
+    response = client.post(url + "/reopen", data={**form_fields(html, "reopen"),
+                                                  "successor": "delete",
+                                                  "successor_etag": forged})
+    assert response.status_code == 303
+    kept = alice.find(successor.path)
+    assert kept is not None and "they sign in March" in kept.action.description
+    assert alice.get(stored.path).action.next == kept.action.uid  # still linked
+    html = client.get(url).get_data(as_text=True)
+    assert "The next action was changed since" in html and "it was kept" in html
+
+
+def test_undo_of_an_action_already_open_says_so_and_changes_nothing(client, live, alice):
+    stored, successor, url = _closed_with_next(live, alice)
+    html = client.get(url).get_data(as_text=True)  # two tabs showing Undo
+    first = client.post(url + "/reopen", data={**form_fields(html, "reopen"),
+                                               "successor": "keep"})
+    assert first.status_code == 303
+    client.get(first.headers["Location"])  # its message is read
+    before = alice.get(stored.path)
+    again = client.post(url + "/reopen", data={**form_fields(html, "reopen"),
+                                               "successor": "delete"})
+    text = re.sub(r"<[^>]+>", "", again.get_data(as_text=True))
+    if again.status_code == 303:
+        text = re.sub(r"<[^>]+>", "", client.get(again.headers["Location"]).get_data(True))
+    assert "already open" in text
+    assert "Reopened" not in text and "it was kept" not in text
+    assert alice.find(successor.path) is not None  # the next action is not deleted either
+    after = alice.get(stored.path)
+    assert after.etag == before.etag and after.action.next == successor.action.uid
+
+
 def _described(cal, text):
     comp = model.main_component(cal)
     comp.pop("DESCRIPTION", None)
@@ -317,3 +358,29 @@ def test_the_next_meeting_is_proposed_at_a_time_not_all_day(client, live, alice)
     call_day = model.default_due("call", dt.datetime.now(paris).date()).isoformat()
     assert _prefilled_due(client, live, alice, model.new(
         "Ring", "call", at_half_past_two)) == call_day  # a call is due on a day
+
+
+def _proposed_summary(client, live, alice, summary: str, language: str = "en") -> str:
+    from html import unescape
+
+    stored = alice.new_action(live.calendar_path("alice"), model.new(summary, "call"))
+    html = client.get(f"/a/{PageTokens(live.secret_key).make(stored.path)}",
+                      headers={"Accept-Language": language}).get_data(True)
+    return unescape(re.search(r'name="summary" value="([^"]*)"', html).group(1))
+
+
+def test_the_proposed_title_does_not_stack_follow_up(client, live, alice):
+    assert _proposed_summary(client, live, alice, "Call the buyer") == \
+        "Follow up: Call the buyer"
+    # The next action of a next action: the prefix is there already, once is enough.
+    assert _proposed_summary(client, live, alice, "Follow up: Call the buyer") == \
+        "Follow up: Call the buyer"
+    assert _proposed_summary(client, live, alice, "follow up:  Call the buyer") == \
+        "follow up:  Call the buyer"
+    assert _proposed_summary(client, live, alice, "Appeler", "fr") == "Suite\u00a0: Appeler"
+    for french in ("Suite\u00a0: Appeler", "Suite : Appeler"):  # typed with a plain space too
+        assert _proposed_summary(client, live, alice, french, "fr") == french
+    # A title made in the other language is not prefixed a second time either.
+    assert _proposed_summary(client, live, alice, "Suite\u00a0: Appeler") == \
+        "Suite\u00a0: Appeler"
+    assert _proposed_summary(client, live, alice, "Follow up: Call", "fr") == "Follow up: Call"

@@ -238,34 +238,108 @@ def test_every_post_needs_the_csrf_token(live, alice, app, client):
     assert not alice.get(path).action.closed
 
 
-@pytest.mark.parametrize("path", ["//evil.example/", "//evil.example/%2e%2e", "/\\evil.example",
-                                  "/a//evil.example", "/a/", "/a", "/static//evil.example/x",
-                                  "/a/x/..", "/%2F%2Fevil.example"])
-def test_no_redirect_leaves_the_site(live, path):
+# Where a redirect may go: a path of this site (one "/" not followed by "/" or "\\", which
+# browsers read as another host), or this site's own address; never a control character.
+def _on_the_site(live, location: str | None) -> bool:
+    if not location or any(ord(c) < 0x21 for c in location):
+        return False
+    if location.startswith(live.base_url + "/"):
+        return True
+    return location.startswith("/") and location[1:2] not in ("/", "\\")
+
+
+# Values of back, page_back and next that must never send anyone elsewhere.
+HOSTILE = ["https://evil.example/", "//evil.example", "/\\evil.example", "\\\\evil.example",
+           "http:evil.example", "javascript:alert(1)", "/week\r\nLocation: https://evil.example/",
+           "/\r\n/evil.example", "\r\n//evil.example", "/\t/evil.example", " //evil.example"]
+
+# Addresses that redirect (the login, Radicale's web page and well-known, the router's
+# merged slashes, the language switch), odd ones included: each must stay on the site.
+REDIRECTING = ["/overdue", "//overdue", "/week?date=//evil.example", "//dav",
+               "/.well-known/caldav", "/.well-known/caldav//evil.example",
+               "/dav/.web//evil.example", "/a//evil.example", "/static//evil.example/x",
+               "/lang/fr?next=//evil.example", "/lang/fr?next=/%5Cevil.example"]
+# Addresses that are no page: answered without any redirect.
+NOT_FOUND = ["//evil.example/", "//evil.example/%2e%2e", "/\\evil.example", "/a/", "/a",
+             "/a/x/..", "/%2F%2Fevil.example", "/overdue//evil.example"]
+
+
+@pytest.mark.parametrize("path", REDIRECTING)
+def test_redirects_stay_on_the_site(live, path):
     answer = requests.get(f"{live.base_url}{path}", allow_redirects=False, timeout=30,
                           headers={"Host": f"127.0.0.1:{live.port}"})
-    assert answer.status_code < 500
-    location = answer.headers.get("Location")
-    if location:
-        assert location.startswith("/") and not location.startswith(("//", "/\\")) \
-            or location.startswith(live.base_url + "/"), location
+    assert 300 <= answer.status_code < 400, (answer.status_code, path)
+    assert _on_the_site(live, answer.headers.get("Location")), answer.headers.get("Location")
 
 
-def test_redirect_after_post_stays_on_the_site(live, alice):
+@pytest.mark.parametrize("path", NOT_FOUND)
+def test_no_page_is_no_redirect(live, path):
+    answer = requests.get(f"{live.base_url}{path}", allow_redirects=False, timeout=30,
+                          headers={"Host": f"127.0.0.1:{live.port}"})
+    assert answer.status_code == 404 and "Location" not in answer.headers, path
+
+
+def _session_on_the_page(live, alice) -> tuple[requests.Session, str, str]:
     token = PageTokens(live.secret_key).make(_action(alice))
     session = requests.Session()
     csrf = CSRF.search(session.get(f"{live.base_url}/a/{token}", timeout=30).text).group(1)
-    form = {"csrf_token": csrf, "summary": "x", "due": "2027-01-01",
-            "next": "https://evil.example/", "generation": "0"}
-    url = f"{live.base_url}/a/{token}/close-and-create?next=https://evil.example/"
-    spoofed = session.post(url, data=form, allow_redirects=False, timeout=30,
-                           headers={"Host": "evil.example", "X-Forwarded-Host": "evil.example"})
+    return session, f"{live.base_url}/a/{token}", csrf
+
+
+@pytest.mark.parametrize("field", ["back", "page_back"])
+def test_back_and_page_back_never_redirect_elsewhere(live, alice, field):
+    """A list's form sends `back`, the action page's forms `page_back`: what a hand-made
+    form puts there gives the action page, on this site."""
+    session, url, csrf = _session_on_the_page(live, alice)
+    for hostile in HOSTILE:
+        answer = session.post(f"{url}/postpone", data={"csrf_token": csrf, "days": "1",
+                                                       field: hostile},
+                              allow_redirects=False, timeout=30)
+        assert answer.status_code == 303, hostile
+        location = answer.headers["Location"]
+        assert _on_the_site(live, location) and location.startswith("/a/"), (hostile, location)
+        assert "evil" not in location, (hostile, location)
+        landed = session.get(live.base_url + location, timeout=30).text  # no "← Back" to it
+        assert 'class="back"' not in landed and "evil" not in landed, hostile
+    form = {"csrf_token": csrf, "summary": "x", "due": "2027-01-01", "generation": "0",
+            field: "https://evil.example/"}
+    spoofed = session.post(f"{url}/close-and-create", data=form, allow_redirects=False,
+                           timeout=30, headers={"Host": "evil.example",
+                                                "X-Forwarded-Host": "evil.example"})
     assert spoofed.status_code < 500
     assert "evil.example" not in spoofed.headers.get("Location", "")
-    answer = session.post(url, data=form, allow_redirects=False, timeout=30)
+    answer = session.post(f"{url}/close-and-create", data=form, allow_redirects=False,
+                          timeout=30)
     session.close()
-    assert answer.status_code == 303
-    assert answer.headers["Location"].startswith("/a/")
+    assert answer.status_code == 303 and answer.headers["Location"].startswith("/a/")
+
+
+def test_back_in_the_pages_address_is_no_way_out_either(live, alice):
+    session, url, _csrf = _session_on_the_page(live, alice)
+    for hostile in HOSTILE:
+        html = session.get(url, params={"back": hostile}, timeout=30).text
+        assert 'class="back"' not in html and "evil" not in html, hostile
+
+
+def test_the_logins_next_never_redirects_elsewhere(live):
+    for hostile in HOSTILE:
+        session = requests.Session()
+        form = session.get(f"{live.base_url}/login", params={"next": hostile}, timeout=30).text
+        assert '<input type="hidden" name="next" value="/overdue">' in form, hostile
+        answer = session.post(f"{live.base_url}/login", allow_redirects=False, timeout=30,
+                              data={"csrf_token": CSRF.search(form).group(1), "next": hostile,
+                                    "username": "alice", "password": PEOPLE["alice"]})
+        assert answer.status_code == 303, hostile
+        assert _on_the_site(live, answer.headers["Location"]), (hostile, answer.headers)
+        again = session.get(f"{live.base_url}/login", params={"next": hostile}, timeout=30,
+                            allow_redirects=False)  # logged in already: straight to `next`
+        assert 300 <= again.status_code < 400, hostile
+        assert _on_the_site(live, again.headers["Location"]), (hostile, again.headers)
+        switch = session.get(f"{live.base_url}/lang/fr", params={"next": hostile},
+                             timeout=30, allow_redirects=False)
+        assert switch.status_code == 303, hostile
+        assert _on_the_site(live, switch.headers["Location"]), (hostile, switch.headers)
+        session.close()
 
 
 SCRIPT = "<script>alert(1)</script>"

@@ -14,15 +14,15 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import force_locale, lazy_gettext
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext
 
 from server import model
-from server.store import AlreadyClosed, Closing, Conflict, NotFound, Stored, StoreError
+from server.store import AlreadyClosed, Closing, Conflict, NotFound, Stored, StoreError, shown_etag
 from server.tokens import TokenError
 from web.auth import visitor
 from web.calendar import owns, page_url, store, tokens, zone
-from web.i18n import moment, safe_target
+from web.i18n import LANGUAGES, moment, safe_target
 from web.text import headline
 
 SUMMARY_LIMIT = model.SUMMARY_LIMIT  # what the form allows (maxlength), and the model
@@ -54,12 +54,34 @@ MEETING_HOUR = dt.time(9, 0)  # a next meeting proposed after one that had no ti
 def suggestion(action: model.Action) -> dict[str, str]:
     """What a close-and-create form is filled with: same kind, a default delay."""
     today = dt.datetime.now(zone()).date()
-    summary = _("Follow up: %(summary)s", summary=action.summary) if action.summary else ""
+    summary = follow_up(action.summary) if action.summary else ""
     return {
         "summary": model.fit_summary(summary),  # a long title must not make the form refuse itself
         "due": proposed_due(action, today),
         "kind": action.kind,
     }
+
+
+def follow_up(summary: str) -> str:
+    """The proposed title of the next action: "Follow up: <summary>", unless the summary
+    already starts with that prefix, in any language of the pages (the next action of a
+    next action would read "Follow up: Follow up: ...")."""
+    if any(_plain(summary).startswith(prefix) for prefix in _follow_up_prefixes()):
+        return summary
+    return _("Follow up: %(summary)s", summary=summary)
+
+
+def _follow_up_prefixes() -> list[str]:
+    prefixes = []
+    for code in LANGUAGES:
+        with force_locale(code):
+            prefixes.append(_plain(_("Follow up: %(summary)s", summary="")))
+    return prefixes
+
+
+def _plain(text: str) -> str:
+    """For comparing titles: any run of spaces (no-break ones too) is one space, any case."""
+    return " ".join(text.split()).casefold()
 
 
 def proposed_due(action: model.Action, today: dt.date) -> str:
@@ -317,7 +339,8 @@ def _applied(successor: Stored, form: dict[str, str], when: model.Moment | None,
              kind: str | None) -> str | None:
     """Apply the typed next action to `successor` as the page showed it: "" when done, None
     when it is gone, else why not, for the page."""
-    shown = dataclasses.replace(successor, etag=request.form.get("next_etag", ""))
+    # No ETag, or not one the page can have shown: update() takes it as changed since.
+    shown = dataclasses.replace(successor, etag=shown_etag(request.form.get("next_etag")))
     name = headline(successor.action.summary)
     try:
         store().revise(shown, form["summary"], when, kind)
@@ -402,12 +425,15 @@ def reopen(token: str) -> ResponseReturnValue:
     """Undo a close; the successor it made is deleted only if the user asks, it is open, and
     it is still the version the page showed."""
     stored = load(token)
+    if not stored.action.closed:  # reopened meanwhile (another tab, an app, a second click)
+        return render_action(stored, _("Nothing to undo: this action is already open."),
+                             status=409)
     successor = store().successor(stored)  # it points back: made as this one's next
     remove = request.form.get("successor") == "delete" and successor is not None
     if remove and successor.action.closed:
         return render_action(stored, _("The next action is already closed, so it stays. "
                                        "Choose to keep it."), status=400)
-    deleted = remove and _delete_as_shown(successor, request.form.get("successor_etag", ""))
+    deleted = remove and _delete_as_shown(successor, shown_etag(request.form.get("successor_etag")))
     try:
         if deleted:
             store().modify(stored.path, lambda cal: model.unlink_next(model.reopen(cal)))
@@ -422,14 +448,14 @@ def reopen(token: str) -> ResponseReturnValue:
     return _done(token)
 
 
-def _delete_as_shown(successor: Stored, shown_etag: str) -> bool:
+def _delete_as_shown(successor: Stored, etag: str | None) -> bool:
     """Delete the successor if it is still the version the form showed (If-Match on its
-    ETag then). An edit made since in a calendar app (notes, a new date) must not be lost
-    by a click on a page that never showed it."""
-    if not shown_etag:
-        return False  # a form without the ETag cannot say what was shown: keep it
+    ETag, checked by shown_etag, then). An edit made since in a calendar app (notes, a new
+    date) must not be lost by a click on a page that never showed it."""
+    if not etag:
+        return False  # a form without a valid ETag cannot say what was shown: keep it
     try:
-        store().delete(dataclasses.replace(successor, etag=shown_etag))
+        store().delete(dataclasses.replace(successor, etag=etag))
     except Conflict:
         return False
     return True
