@@ -307,8 +307,11 @@ class Store:
         return self._after_write(stored.path, cal, etag)
 
     def delete(self, stored: Stored) -> None:
-        headers = {"If-Match": stored.etag} if stored.etag else {}
-        response = self._request("DELETE", stored.path, "", headers)
+        """Delete the version of the item that was read, and no other: without its ETag
+        (a server that gave none) nothing is sent, since the item may have changed."""
+        if not stored.etag:
+            raise Conflict(f"{stored.path} has no ETag: not deleted, it may have changed")
+        response = self._request("DELETE", stored.path, "", {"If-Match": stored.etag})
         if response.status == 412:
             raise Conflict(f"{stored.path} changed on the server")
         if response.status not in (200, 204, 404):

@@ -7,6 +7,7 @@ while the page closes it: neither change may be lost.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import subprocess
@@ -22,7 +23,7 @@ import requests
 from flask import g
 
 from server import model
-from server.store import Store
+from server.store import Conflict, Store
 from server.tokens import PageTokens
 from tests.conftest import PEOPLE
 from tests.test_acceptance import free_port
@@ -276,3 +277,13 @@ def test_client_and_page_racing_for_real(live, alice):
     notes = model.main_component(final.cal).get("X-CLIENT-NOTE")
     assert len(notes) == edits
     assert final.action.closed and final.action.next == successor.action.uid
+
+
+def test_a_delete_without_the_version_read_is_never_sent(live, alice):
+    """Every write is conditional, deletes too: an item read without an ETag is kept."""
+    stored = alice.new_action(alice.actions_calendar(), model.new("Keep me", "task"))
+    with pytest.raises(Conflict):
+        alice.delete(dataclasses.replace(stored, etag=None))
+    assert alice.get(stored.path).action.summary == "Keep me"
+    alice.delete(alice.get(stored.path))  # with its ETag it goes
+    assert alice.find(stored.path) is None

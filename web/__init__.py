@@ -42,6 +42,9 @@ DEFAULTS: dict[str, Any] = {
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the companion. Settings come from `test_config`, else FOLLOWUP_* variables."""
     app = Flask(__name__)
+    # No redirect from /a//x to /a/x: Werkzeug builds that Location from the Host header,
+    # which a request may set to any site.
+    app.url_map.merge_slashes = False
     app.config.update(DEFAULTS)
     # Seconds a calendar listing is used without asking the server (docs/PERFORMANCE.md).
     app.config["LISTING_TTL"] = float(os.environ.get("FOLLOWUP_LISTING_TTL", 2))

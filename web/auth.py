@@ -31,7 +31,7 @@ from flask_babel import gettext as _
 
 from server.attempts import Attempts, Blocked
 from server.sessions import SessionEnds
-from server.store import Store, StoreError
+from server.store import Store, StoreError, one_line
 from web.calendar import make_store
 from web.i18n import safe_target
 
@@ -95,7 +95,7 @@ def _verify(attempts: Attempts, user: str, password: str, address: str) -> bool:
         if type(exc).__name__ == "AuthorizationError":
             attempts.failed(user, address)
             return False
-        raise StoreError(f"cannot reach the CalDAV server: {exc}") from exc
+        raise StoreError(f"cannot reach the CalDAV server: {one_line(str(exc))}") from exc
     attempts.succeeded(user, address, password)
     g.user_store = account
     return True
