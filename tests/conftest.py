@@ -57,3 +57,22 @@ def runner(app):
 def alice(live) -> Store:
     """alice's own CalDAV account, as a client would use it."""
     return Store(live.base_url, "alice", PEOPLE["alice"])
+
+
+@pytest.fixture
+def paris(tmp_path):
+    """followup serve whose pages read the calendar in Europe/Paris, whatever this machine's
+    zone: real HTTP tests can then say at which hour and on which day an entry shows."""
+    server = LiveServer(tmp_path / "var", PEOPLE, timezone="Europe/Paris").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def http(paris):
+    """alice's browser on that server, minus the rendering: HTTP Basic on every request."""
+    import requests
+
+    session = requests.Session()
+    session.auth = ("alice", PEOPLE["alice"])
+    return session

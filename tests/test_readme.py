@@ -33,3 +33,35 @@ def test_every_option_of_every_command_is_in_its_table_row():
                for action in parser._actions for option in action.option_strings
                if option.startswith("--") and option != "--help" and option not in rows[name]]
     assert not missing, "README command table leaves out: " + ", ".join(missing)
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+WIDTHS = {"phone": 390 * 2, "desktop": 1280}  # the browser tests' viewports (phone at 2x)
+
+
+def test_every_image_the_readme_shows_is_a_png_in_the_repository():
+    """The screenshots table: each path exists, is a PNG (not an LFS pointer, not a JPEG
+    renamed), is committed, and is as wide as the column it sits in says."""
+    text = README.read_text()
+    paths = re.findall(r"!\[[^\]]*\]\(([^)\s]+)", text) + re.findall(r'<img[^>]*src="([^"]+)"',
+                                                                     text)
+    assert len(paths) >= 8, paths
+    root = README.parent
+    tracked = None
+    if (root / ".git").exists():
+        import subprocess
+
+        tracked = set(subprocess.run(["git", "ls-files", "docs"], cwd=root, check=True,
+                                     capture_output=True, text=True).stdout.split())
+    for path in paths:
+        assert path.startswith("docs/screenshots/") and path.endswith(".png"), path
+        image = root / path
+        assert image.is_file(), f"README shows {path}, which does not exist"
+        head = image.read_bytes()[:24]
+        assert head[:8] == PNG_SIGNATURE and head[12:16] == b"IHDR", f"{path} is not a PNG"
+        width = int.from_bytes(head[16:20], "big")
+        for column, expected in WIDTHS.items():
+            if path.endswith(f"-{column}.png"):
+                assert width == expected, (path, width)
+        if tracked is not None:
+            assert path in tracked, f"{path} is not committed"

@@ -1,6 +1,8 @@
 """The morning of a sales person, in real Chromium against the real product: log in, see what
 is overdue, close and create the next action, find both on the week planner, switch to French.
-Screenshots at phone and desktop width are written on the way (README shows them)."""
+Screenshots at phone and desktop width are written on the way (README shows them). Every
+page visited must log no console error and throw none (conftest.new_context): a
+Content-Security-Policy violation is one."""
 
 from __future__ import annotations
 
@@ -56,9 +58,9 @@ def log_in(page, base_url: str) -> None:
     expect(page).to_have_url(base_url + "/overdue")
 
 
-def test_overdue_close_and_create_next_week_and_french(browser, live, alice, shots):
+def test_overdue_close_and_create_next_week_and_french(new_context, live, alice, shots):
     seed(alice, live)
-    context = browser.new_context(viewport=DESKTOP, locale="en-US")
+    context = new_context(viewport=DESKTOP, locale="en-US")
     page = context.new_page()
     log_in(page, live.base_url)
 
@@ -108,10 +110,10 @@ def test_overdue_close_and_create_next_week_and_french(browser, live, alice, sho
     context.close()
 
 
-def test_phone_width_pages_fit_and_work(browser, live, alice, shots):
+def test_phone_width_pages_fit_and_work(new_context, live, alice, shots):
     seed(alice, live)
-    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,
-                                  has_touch=True, locale="fr-FR")
+    context = new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,
+                          has_touch=True, locale="fr-FR")
     page = context.new_page()
     page.goto(live.base_url + "/login")
     page.get_by_label("Identifiant").fill("alice")
@@ -137,9 +139,9 @@ def test_phone_width_pages_fit_and_work(browser, live, alice, shots):
     context.close()
 
 
-def test_bulk_close_asks_per_action_whether_a_next_one_follows(browser, live, alice, shots):
+def test_bulk_close_asks_per_action_whether_a_next_one_follows(new_context, live, alice, shots):
     seed(alice, live)
-    context = browser.new_context(viewport=DESKTOP, locale="en-US")
+    context = new_context(viewport=DESKTOP, locale="en-US")
     page = context.new_page()
     log_in(page, live.base_url)
     for summary in ("Call Jane about the renewal", "Send the Globex proposal"):
@@ -165,15 +167,15 @@ def test_bulk_close_asks_per_action_whether_a_next_one_follows(browser, live, al
     context.close()
 
 
-def test_a_huge_title_made_in_a_calendar_app_neither_widens_nor_floods_a_page(browser, live,
-                                                                            alice):
+def test_a_huge_title_made_in_a_calendar_app_neither_widens_nor_floods_a_page(new_context, live,
+                                                                             alice):
     huge = "Call" + "x" * 100_000  # one unbroken word, as a paste gone wrong makes
     # followup itself writes no title that long: the calendar app's upload is what makes it.
     cal = model.new("Call", "call", today() - dt.timedelta(days=1),
                     [model.Link.named(k, v) for k, v in DEAL])
     model.main_component(cal)["SUMMARY"] = huge
     item = alice.new_action(live.calendar_path("alice"), cal)
-    context = browser.new_context(viewport=PHONE, is_mobile=True, locale="en-US")
+    context = new_context(viewport=PHONE, is_mobile=True, locale="en-US")
     page = context.new_page()
     log_in(page, live.base_url)
     for url in ("/overdue", "/week?date=" + (today() - dt.timedelta(days=1)).isoformat()):
@@ -186,3 +188,35 @@ def test_a_huge_title_made_in_a_calendar_app_neither_widens_nor_floods_a_page(br
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]  # it wraps
     expect(page.locator("h1.summary")).to_contain_text("Callxxx")
     context.close()
+
+
+def test_every_kind_of_page_loads_with_nothing_refused_and_no_script_error(new_context, live,
+                                                                            alice):
+    """The pages the tests above do not reach, in both languages: `new_context` fails the
+    test on any console error (a CSP violation, a resource refused) or script error."""
+    seed(alice, live)
+    from urllib.parse import urlencode
+
+    from server.tokens import PageTokens
+
+    action = next(s for s in alice.list(live.calendar_path("alice"))
+                  if s.action.summary == "Debrief the Umbrella tender")
+    record = "/records/contact/view?" + urlencode(
+        {"uri": model.Link.named("contact", "Jane Doe").uri})
+    urls = {"/records/account": 200, "/records/contact": 200, "/records/project": 200,
+            record: 200, "/records/opportunity": 200, "/week?date=2027-03-04": 200,
+            "/week?date=someday": 400, "/nowhere": 404, "/a/not-a-token": 404,
+            f"/a/{PageTokens(live.secret_key).make(action.path)}": 200}
+    for locale in ("en-US", "fr-FR"):
+        context = new_context(viewport=DESKTOP, locale=locale)
+        page = context.new_page()
+        page.goto(live.base_url + "/login")
+        page.locator("input[name=username]").fill("alice")
+        page.locator("input[name=password]").fill(PEOPLE["alice"])
+        page.locator("form button[type=submit]").click()
+        expect(page).not_to_have_url(re.compile("/login"))
+        for url, status in urls.items():
+            response = page.goto(live.base_url + url)
+            assert response.status == status, (url, response.status)
+            expect(page.locator("main")).to_be_visible()
+        context.close()
