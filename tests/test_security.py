@@ -170,18 +170,56 @@ def test_secret_with_loose_permissions_is_tightened(tmp_path):
     assert stat.S_IMODE((tmp_path / "secret_key").stat().st_mode) == 0o600
 
 
-@pytest.fixture
-def chatty(tmp_path):
+def _chatty(root, link_path: str = "") -> LiveServer:
     """The product with every logger at DEBUG, Radicale logging whole requests and answers."""
-    conf = tmp_path / "radicale.conf"
+    root.mkdir(parents=True, exist_ok=True)
+    conf = root / "radicale.conf"
     conf.write_text("[logging]\nlevel = debug\nrequest_header_on_debug = True\n"
                     "request_content_on_debug = True\nresponse_content_on_debug = True\n")
-    server = LiveServer(tmp_path / "var", PEOPLE, extra_config=conf).start()
+    return LiveServer(root / "var", PEOPLE, extra_config=conf, link_path=link_path).start()
+
+
+@pytest.fixture
+def chatty(tmp_path):
+    server = _chatty(tmp_path)
     yield server
     server.stop()
 
 
-def test_tokens_never_reach_a_log(chatty, caplog):
+# A folded content line, as a log may print it: CRLF or LF, as such, as an XML character
+# reference (&#13;) or as Python writes bytes (a backslash, r, backslash, n), then a space
+# or a tab (after the log's indent: Radicale starts each line it prints with a space).
+FOLD_IN_LOG = re.compile(r"(?:\r|&#13;|&#x[dD];|\\r)?(?:\n|\\n)[ \t]+")
+TOKEN_RUN = re.compile(r"[A-Za-z0-9_.\-]{20,}")
+
+
+def _token_slices_in(logged: str, secrets: set[str], size: int = 20) -> set[str]:
+    """Every `size`-character slice of a secret found in the log (folds taken out first)."""
+    slices = {secret[i:i + size] for secret in secrets for i in range(len(secret) - size + 1)}
+    found = set()
+    for run in TOKEN_RUN.findall(FOLD_IN_LOG.sub("", logged)):
+        found |= {run[i:i + size] for i in range(len(run) - size + 1)} & slices
+    return found
+
+
+def _items_of_every_length(server) -> set[str]:
+    """Actions whose DESCRIPTION is 0 to 80 characters long, so that the 75-octet fold of
+    the page-link line lands on every character of it (in the base URL, in /a/, in the
+    token); read back one by one and as a listing, so that the answers are logged too."""
+    alice = _alice(server)
+    calendar = alice.actions_calendar()
+    tokens = PageTokens(server.secret_key)
+    secrets = set()
+    for length in range(81):
+        cal = model.new(f"Call {length}", "call", description="d" * length)
+        stored = alice.new_action(calendar, cal)
+        secrets.add(tokens.make(stored.path))
+        assert alice.get(stored.path).action.page.startswith(server.link_base + "/a/")
+    assert len(list(alice.list(calendar))) >= 81
+    return secrets
+
+
+def test_tokens_never_reach_a_log(chatty, caplog, tmp_path):
     caplog.set_level(logging.DEBUG)
     alice = _alice(chatty)
     path = _action(alice)
@@ -203,14 +241,22 @@ def test_tokens_never_reach_a_log(chatty, caplog):
         logging.getLogger(name).error("Exception while serving /a/%s", token)
     successor = next(s for s in alice.list(alice.actions_calendar()) if s.action.previous)
     secrets = {token, tokens.make(successor.path)}
+    # The fold of the page-link line everywhere in it, with links of three lengths.
+    secrets |= _items_of_every_length(chatty)
+    for n, link_path in enumerate(("/c", "/followup-crm-links")):
+        other = _chatty(tmp_path / f"other-{n}", link_path)
+        try:
+            secrets |= _items_of_every_length(other)
+        finally:
+            other.stop()
     records = [r.getMessage() + (r.exc_text or "") for r in caplog.records]
     assert any("PUT" in line for line in records)  # the logs did see the writes
     assert any("X-FOLLOWUP-PAGE" in line for line in records)  # and the items' text
+    assert any("SUMMARY:Call 80" in line for line in records)  # the last item too
     logged = "\n".join(records)
-    unfolded = re.sub(r"\r?\n[ \t]", "", logged)
     for secret in secrets:
-        assert secret not in logged and secret not in unfolded
-        assert secret[:20] not in unfolded  # not even its beginning
+        assert secret not in logged
+    assert not _token_slices_in(logged, secrets)  # no 20 characters of any token
 
 
 # -- 4. web hardening on the action page ------------------------------------------------------
@@ -556,3 +602,4 @@ def test_a_basic_header_that_cannot_be_read_is_a_wrong_login(live, header):
     answer = requests.get(f"{live.base_url}/overdue", headers={"Authorization": header},
                           timeout=30, allow_redirects=False)
     assert answer.status_code == 401
+
