@@ -603,3 +603,41 @@ def test_a_basic_header_that_cannot_be_read_is_a_wrong_login(live, header):
                           timeout=30, allow_redirects=False)
     assert answer.status_code == 401
 
+
+
+def test_serve_writes_the_data_folder_for_its_owner_only(tmp_path):
+    """Collections and the index hold page links (capabilities), users the password hashes:
+    `followup serve` started by someone whose umask is 022 still writes nothing that the
+    group or others may read, list or enter."""
+    from tests.dav import Client as DavClient
+    from tests.test_acceptance import Served, run
+
+    data = tmp_path / "var"
+    old_umask = os.umask(0o022)  # the usual login umask, inherited by the processes below
+    try:
+        assert run("user", "add", "alice", "--password", "alice-pw",
+                   "--data", str(data)).returncode == 0
+        server = Served(data)
+    finally:
+        os.umask(old_umask)
+    try:
+        dav = DavClient(server.base, "alice", "alice-pw")
+        path = "/dav/alice/actions/perm.ics"
+        sent = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//c//EN\r\nBEGIN:VTODO\r\n"
+                "UID:perm-1\r\nDTSTAMP:20261201T100000Z\r\nSUMMARY:Private\r\n"
+                "DUE;VALUE=DATE:20200101\r\nEND:VTODO\r\nEND:VCALENDAR\r\n")
+        assert dav.put(path, sent).status_code == 201
+        page = model.read(model.parse(dav.text(path))).page
+        assert requests.get(page, timeout=30).status_code == 200  # sessions, caches: all made
+    finally:
+        server.stop()
+    found = [data, *data.rglob("*")]
+    names = {p.relative_to(data).as_posix() for p in found}
+    for expected in ("collections", "users", "secret_key",
+                     "collections/collection-root/alice/actions/perm.ics",
+                     "collections/collection-root/alice/actions/.Radicale.cache"):
+        assert expected in names, sorted(names)
+    assert any(name.endswith(".sqlite") for name in names), sorted(names)  # the index
+    loose = {p.relative_to(data).as_posix() or ".": oct(stat.S_IMODE(p.lstat().st_mode))
+             for p in found if stat.S_IMODE(p.lstat().st_mode) & 0o077}
+    assert not loose, loose
