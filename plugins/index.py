@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
-from server import model
+from server import ical, model
 
 FILE = "followup-index.sqlite"
 SCHEMA = """
@@ -96,16 +96,22 @@ def scan(text: str, uid: str) -> Entry:
                    if n in LINK_NAMES and v}
     closed = model.PROP_CLOSED in values
     if comp == "VTODO":
-        percent = values.get("PERCENT-COMPLETE", "0").strip()
+        # As model.is_closed reads it: an RFC 5545 integer only (not `99999999999`, `٥`).
+        percent = ical.integer(values.get("PERCENT-COMPLETE", "0"))
         closed = (closed or values.get("STATUS", "").strip().upper() == "COMPLETED"
-                  or "COMPLETED" in values or (percent.isdigit() and int(percent) >= 100))
+                  or "COMPLETED" in values or (percent is not None and percent >= 100))
     entry.open = not closed
     return entry
 
 
+# Part of the stamp: raised when what an entry says changes (2: PERCENT-COMPLETE read as
+# model.is_closed reads it), so that an index made by an older followup is rebuilt once.
+RULES = 2
+
+
 def folder_state(path: str) -> str:
     st = os.stat(path)
-    return f"{st.st_mtime_ns}:{st.st_size}"
+    return f"{RULES}:{st.st_mtime_ns}:{st.st_size}"
 
 
 # Open connections, per thread (sqlite3 connections stay in their thread), a few calendars

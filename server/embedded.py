@@ -22,8 +22,14 @@ from server.settings import ACTIONS_CALENDAR, SERVICE_USER, DataDir
 
 DAV_PREFIX = "/dav"
 COMPANION_METHODS = frozenset({"GET", "HEAD", "POST"})
-# A page token after /a/, also when a log prints an item's text folded at 75 octets.
-TOKEN_IN_TEXT = re.compile(r"/a/(?:[A-Za-z0-9_.~%\-]|\r?\n[ \t])+")
+# Where a log may show a folded content line (an item's text is folded at 75 octets, at any
+# character of a page link, "/a/" included): CRLF or LF as such, as an XML character
+# reference (&#13; in a REPORT answer) or as Python writes bytes (the four characters
+# backslash r backslash n), then a space or a tab, after the log's own indent if it has one
+# (Radicale starts each line of a request or an answer with a space).
+FOLD = r"(?:(?:\r|&#13;|&#x[dD];|\\r)?(?:\n|\\n)[ \t]+)"
+# A page token after /a/, a fold allowed anywhere in "/a/" and in the token.
+TOKEN_IN_TEXT = re.compile(rf"/{FOLD}?a{FOLD}?/(?:[A-Za-z0-9_.~%\-]|{FOLD})+")
 log = logging.getLogger("followup.http")
 # Set on requests that came in through the InternalServer (the companion's own calls).
 INTERNAL = "followup.internal"
@@ -341,8 +347,10 @@ def install_log_redaction() -> None:
             message = record.getMessage()
         except Exception:  # a broken format string: leave it to logging's own error path
             return record
-        if "/a/" in message:
-            record.msg, record.args = redact(message), None
+        if "/" in message:  # "/a/" may be folded: the pattern decides
+            redacted = redact(message)
+            if redacted != message:
+                record.msg, record.args = redacted, None
         if record.exc_info and not record.exc_text:
             record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
         return record

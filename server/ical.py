@@ -16,6 +16,11 @@ reads a few values otherwise than RFC 5545 defines them, and writes them back ch
   writer knows whether a comma in it separates values. followup's own properties are the
   exception: docs/FORMAT.md gives their types (`X-FOLLOWUP-CLOSED;VALUE=DATE-TIME`), except
   for the copies of a client's property it saves (`X-FOLLOWUP-SAVED-*`), kept as written.
+- An INTEGER (PERCENT-COMPLETE, PRIORITY, SEQUENCE, REPEAT) that is not one (`x`, `1e9`,
+  empty, past 32 bits) made icalendar refuse the whole item in a VTODO (it keeps it in a
+  VEVENT), and one it reads otherwise than written (`+5`, `007`, `1_0`, `٥`) came back as
+  `5`, `7`, `10`, `5`. Both are kept as written (UNKNOWN); readers that need the number
+  take it with `integer()`, which reads RFC 5545's syntax only.
 
 Only parsing changes: the library's defaults stay as they are for every other user of
 icalendar in the process (caldav, recurring_ical_events). Pure: no Radicale, no I/O.
@@ -23,12 +28,14 @@ icalendar in the process (caldav, recurring_ical_events). Pure: no Radicale, no 
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
 import icalendar
 from icalendar.caselessdict import CaselessDict
 from icalendar.parser import split_on_unescaped_comma
-from icalendar.prop import TypesFactory, vCategory
+from icalendar.parser.ical.component import ComponentIcalParser
+from icalendar.prop import TypesFactory, vBroken, vCategory, vInt
 
 # Values icalendar parses by type, whatever their name: RFC 5545's date lists.
 _ALWAYS_TYPED = frozenset({"RDATE", "EXDATE"})
@@ -70,10 +77,66 @@ class _Types(TypesFactory):
         return super().for_property(name, value_param)
 
 
+# RFC 5545 3.3.8: INTEGER = (["+"] / "-") 1*DIGIT, from -2147483648 to 2147483647.
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+INTEGER_MIN, INTEGER_MAX = vInt.min, vInt.max
+
+
+def integer(text: object) -> int | None:
+    """An INTEGER value as RFC 5545 writes it (spaces around it allowed), None otherwise:
+    not a number, another syntax (`1e9`, `1_0`, non-ASCII digits), or past 32 bits."""
+    text = str(text).strip()
+    if not _INTEGER.fullmatch(text):
+        return None
+    value = int(text)
+    return value if INTEGER_MIN <= value <= INTEGER_MAX else None
+
+
+class _Kept(vBroken):
+    """A value icalendar could not read as its type: kept, and written back, as written."""
+
+    raw: str
+
+    def to_ical(self) -> bytes:
+        return self.raw.encode("utf-8")
+
+
+class _Parser(ComponentIcalParser):
+    """icalendar's parser, keeping an INTEGER it would refuse or rewrite as written, and any
+    value it cannot read (`GEO:`, `DUE:junk`) as written in every component: icalendar
+    refuses the whole VTODO for it (a VEVENT it keeps, escaped as a TEXT)."""
+
+    def handle_property_parse_error(self, exception, name, params, val, line) -> None:
+        factory = self.get_factory_for_property(name, params)
+        kept = _Kept.from_parse_error(raw_value=val, params=params, property_name=name,
+                                      expected_type=getattr(factory, "__name__", "unknown"),
+                                      error=exception)
+        kept.raw = line.raw_parts()[2]
+        self.component.errors.append((name, str(exception)))
+        self.component.add(name, kept, encode=False)
+
+    def parse_and_add_property(self, name, params, val, tzid, line) -> None:
+        factory = self.get_factory_for_property(name, params)
+        if isinstance(factory, type) and issubclass(factory, vInt):
+            raw = line.raw_parts()[2]
+            number = integer(raw)
+            if number is None or str(number) != raw:
+                unknown = self._types_factory["unknown"]
+                value = unknown(unknown.from_ical(raw))
+                value.params = params
+                self.component.add(name, value, encode=False)
+                return
+        super().parse_and_add_property(name, params, val, tzid, line)
+
+
 class _Calendar(icalendar.Calendar):
     """Only a way in: what it parses is made of icalendar's own component classes."""
 
     types_factory: ClassVar[TypesFactory] = _Types()
+
+    @classmethod
+    def _get_ical_parser(cls, st: str | bytes) -> ComponentIcalParser:
+        return _Parser(st, cls._get_component_factory(), cls.types_factory)
 
 
 def read(text: str | bytes) -> icalendar.Component:

@@ -121,10 +121,7 @@ def move_page_line_last(comp: icalendar.Component, page_url: str) -> None:
 
 
 def _percent(comp: icalendar.Component) -> int | None:
-    try:
-        return int(str(comp["PERCENT-COMPLETE"])) if "PERCENT-COMPLETE" in comp else None
-    except ValueError:
-        return None
+    return model.percent_complete(comp)  # None for a value that is no integer
 
 
 def _task_done(old_closed: bool, comp: icalendar.Component) -> bool:

@@ -268,10 +268,6 @@ def read(cal: icalendar.Calendar) -> Action:
         when = moment(comp, "DTSTART")
     end = moment(comp, "DTEND") if is_event else None
     closed_at = moment(comp, PROP_CLOSED) or moment(comp, "COMPLETED")
-    try:
-        sequence = int(str(comp.get("SEQUENCE", 0)))
-    except ValueError:
-        sequence = 0
     return Action(
         uid=_text(comp, "UID"),
         component=comp.name,
@@ -288,7 +284,7 @@ def read(cal: icalendar.Calendar) -> Action:
         closed_at=closed_at if isinstance(closed_at, dt.datetime) else None,
         page=_text(comp, PROP_PAGE) or None,
         outcome=_outcome(comp),
-        sequence=sequence,
+        sequence=sequence(comp),
         series=cal if "RRULE" in comp or "RDATE" in comp else None,
     )
 
@@ -340,10 +336,30 @@ def is_closed(comp: icalendar.Component) -> bool:
         return False
     if _text(comp, "STATUS").upper() == "COMPLETED" or "COMPLETED" in comp:
         return True
-    try:
-        return int(str(comp.get("PERCENT-COMPLETE", 0))) >= 100
-    except ValueError:
-        return False
+    percent = percent_complete(comp)
+    return percent is not None and percent >= 100
+
+
+def percent_complete(comp: icalendar.Component) -> int | None:
+    """PERCENT-COMPLETE as a number, None when absent or not an RFC 5545 integer (a client's
+    `x`, `1e9` or 99999999999 is kept as written, and says nothing about being done)."""
+    value = comp.get("PERCENT-COMPLETE")
+    if isinstance(value, list):
+        value = value[-1] if value else None
+    return None if value is None else ical.integer(value)
+
+
+def sequence(comp: icalendar.Component) -> int:
+    """SEQUENCE as our writes count from it: 0 when absent, negative or not an integer
+    (kept as written until our next write replaces it), the 32-bit top when past it."""
+    value = comp.get("SEQUENCE")
+    if isinstance(value, list):
+        value = value[-1] if value else None
+    text = "" if value is None else str(value).strip()
+    number = ical.integer(text)
+    if number is None and re.fullmatch(r"\+?[0-9]+", text):
+        return MAX_INTEGER  # a huge count: still the newest version
+    return min(max(number or 0, 0), MAX_INTEGER)
 
 
 def href_of(prop: icalendar.prop.vText | None) -> str | None:
@@ -365,12 +381,8 @@ def chain_href(cal: icalendar.Calendar, which: str) -> str | None:
 
 def _touch(comp: icalendar.Component, now: dt.datetime) -> None:
     """What every write of ours does: SEQUENCE+1, DTSTAMP and LAST-MODIFIED now."""
-    try:
-        sequence = int(str(comp.get("SEQUENCE", 0)))
-    except ValueError:
-        sequence = 0
     # RFC 5545 integers are 32-bit: a client's huge SEQUENCE stays at the top, not past it.
-    _set(comp, "SEQUENCE", min(sequence + 1, MAX_INTEGER))
+    _set(comp, "SEQUENCE", min(sequence(comp) + 1, MAX_INTEGER))
     _set(comp, "DTSTAMP", now)
     _set(comp, "LAST-MODIFIED", now)
 

@@ -18,7 +18,8 @@ from web import create_app
 
 class LiveServer:
     def __init__(self, root: Path, people: dict[str, str], timezone: str | None = None,
-                 extra_config: Path | None = None, trusted_proxies: int = 0) -> None:
+                 extra_config: Path | None = None, trusted_proxies: int = 0,
+                 link_path: str = "") -> None:
         self.data = DataDir.at(root)
         self.people = people
         for name, password in people.items():
@@ -30,9 +31,12 @@ class LiveServer:
         self.port = self._server.effective_port
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.dav_url = f"{self.base_url}{embedded.DAV_PREFIX}/"
+        # What page links start with: the server's address, or (`link_path`, e.g. "/crm")
+        # a public address with a path, as behind a proxy that strips it.
+        self.link_base = self.base_url + link_path
         # The companion's own CalDAV calls go to a second loopback listener, as in serve.
         self._internal = embedded.InternalServer(threads=8)
-        self._app = embedded.build(self.data, self.base_url, self._internal.url, create_app,
+        self._app = embedded.build(self.data, self.link_base, self._internal.url, create_app,
                                    timezone, extra_config, strict=True)
         self._internal.start(self._app)
         self._stopping = False

@@ -170,18 +170,56 @@ def test_secret_with_loose_permissions_is_tightened(tmp_path):
     assert stat.S_IMODE((tmp_path / "secret_key").stat().st_mode) == 0o600
 
 
-@pytest.fixture
-def chatty(tmp_path):
+def _chatty(root, link_path: str = "") -> LiveServer:
     """The product with every logger at DEBUG, Radicale logging whole requests and answers."""
-    conf = tmp_path / "radicale.conf"
+    root.mkdir(parents=True, exist_ok=True)
+    conf = root / "radicale.conf"
     conf.write_text("[logging]\nlevel = debug\nrequest_header_on_debug = True\n"
                     "request_content_on_debug = True\nresponse_content_on_debug = True\n")
-    server = LiveServer(tmp_path / "var", PEOPLE, extra_config=conf).start()
+    return LiveServer(root / "var", PEOPLE, extra_config=conf, link_path=link_path).start()
+
+
+@pytest.fixture
+def chatty(tmp_path):
+    server = _chatty(tmp_path)
     yield server
     server.stop()
 
 
-def test_tokens_never_reach_a_log(chatty, caplog):
+# A folded content line, as a log may print it: CRLF or LF, as such, as an XML character
+# reference (&#13;) or as Python writes bytes (a backslash, r, backslash, n), then a space
+# or a tab (after the log's indent: Radicale starts each line it prints with a space).
+FOLD_IN_LOG = re.compile(r"(?:\r|&#13;|&#x[dD];|\\r)?(?:\n|\\n)[ \t]+")
+TOKEN_RUN = re.compile(r"[A-Za-z0-9_.\-]{20,}")
+
+
+def _token_slices_in(logged: str, secrets: set[str], size: int = 20) -> set[str]:
+    """Every `size`-character slice of a secret found in the log (folds taken out first)."""
+    slices = {secret[i:i + size] for secret in secrets for i in range(len(secret) - size + 1)}
+    found = set()
+    for run in TOKEN_RUN.findall(FOLD_IN_LOG.sub("", logged)):
+        found |= {run[i:i + size] for i in range(len(run) - size + 1)} & slices
+    return found
+
+
+def _items_of_every_length(server) -> set[str]:
+    """Actions whose DESCRIPTION is 0 to 80 characters long, so that the 75-octet fold of
+    the page-link line lands on every character of it (in the base URL, in /a/, in the
+    token); read back one by one and as a listing, so that the answers are logged too."""
+    alice = _alice(server)
+    calendar = alice.actions_calendar()
+    tokens = PageTokens(server.secret_key)
+    secrets = set()
+    for length in range(81):
+        cal = model.new(f"Call {length}", "call", description="d" * length)
+        stored = alice.new_action(calendar, cal)
+        secrets.add(tokens.make(stored.path))
+        assert alice.get(stored.path).action.page.startswith(server.link_base + "/a/")
+    assert len(list(alice.list(calendar))) >= 81
+    return secrets
+
+
+def test_tokens_never_reach_a_log(chatty, caplog, tmp_path):
     caplog.set_level(logging.DEBUG)
     alice = _alice(chatty)
     path = _action(alice)
@@ -203,14 +241,22 @@ def test_tokens_never_reach_a_log(chatty, caplog):
         logging.getLogger(name).error("Exception while serving /a/%s", token)
     successor = next(s for s in alice.list(alice.actions_calendar()) if s.action.previous)
     secrets = {token, tokens.make(successor.path)}
+    # The fold of the page-link line everywhere in it, with links of three lengths.
+    secrets |= _items_of_every_length(chatty)
+    for n, link_path in enumerate(("/c", "/followup-crm-links")):
+        other = _chatty(tmp_path / f"other-{n}", link_path)
+        try:
+            secrets |= _items_of_every_length(other)
+        finally:
+            other.stop()
     records = [r.getMessage() + (r.exc_text or "") for r in caplog.records]
     assert any("PUT" in line for line in records)  # the logs did see the writes
     assert any("X-FOLLOWUP-PAGE" in line for line in records)  # and the items' text
+    assert any("SUMMARY:Call 80" in line for line in records)  # the last item too
     logged = "\n".join(records)
-    unfolded = re.sub(r"\r?\n[ \t]", "", logged)
     for secret in secrets:
-        assert secret not in logged and secret not in unfolded
-        assert secret[:20] not in unfolded  # not even its beginning
+        assert secret not in logged
+    assert not _token_slices_in(logged, secrets)  # no 20 characters of any token
 
 
 # -- 4. web hardening on the action page ------------------------------------------------------
@@ -630,3 +676,42 @@ def test_a_basic_header_that_cannot_be_read_is_a_wrong_login(live, header):
     answer = requests.get(f"{live.base_url}/overdue", headers={"Authorization": header},
                           timeout=30, allow_redirects=False)
     assert answer.status_code == 401
+
+
+
+def test_serve_writes_the_data_folder_for_its_owner_only(tmp_path):
+    """Collections and the index hold page links (capabilities), users the password hashes:
+    `followup serve` started by someone whose umask is 022 still writes nothing that the
+    group or others may read, list or enter."""
+    from tests.dav import Client as DavClient
+    from tests.test_acceptance import Served, run
+
+    data = tmp_path / "var"
+    old_umask = os.umask(0o022)  # the usual login umask, inherited by the processes below
+    try:
+        assert run("user", "add", "alice", "--password", "alice-pw",
+                   "--data", str(data)).returncode == 0
+        server = Served(data)
+    finally:
+        os.umask(old_umask)
+    try:
+        dav = DavClient(server.base, "alice", "alice-pw")
+        path = "/dav/alice/actions/perm.ics"
+        sent = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//c//EN\r\nBEGIN:VTODO\r\n"
+                "UID:perm-1\r\nDTSTAMP:20261201T100000Z\r\nSUMMARY:Private\r\n"
+                "DUE;VALUE=DATE:20200101\r\nEND:VTODO\r\nEND:VCALENDAR\r\n")
+        assert dav.put(path, sent).status_code == 201
+        page = model.read(model.parse(dav.text(path))).page
+        assert requests.get(page, timeout=30).status_code == 200  # sessions, caches: all made
+    finally:
+        server.stop()
+    found = [data, *data.rglob("*")]
+    names = {p.relative_to(data).as_posix() for p in found}
+    for expected in ("collections", "users", "secret_key",
+                     "collections/collection-root/alice/actions/perm.ics",
+                     "collections/collection-root/alice/actions/.Radicale.cache"):
+        assert expected in names, sorted(names)
+    assert any(name.endswith(".sqlite") for name in names), sorted(names)  # the index
+    loose = {p.relative_to(data).as_posix() or ".": oct(stat.S_IMODE(p.lstat().st_mode))
+             for p in found if stat.S_IMODE(p.lstat().st_mode) & 0o077}
+    assert not loose, loose
