@@ -10,6 +10,7 @@ import base64
 import logging
 import os
 import re
+import socket
 import stat
 from html.parser import HTMLParser
 
@@ -323,6 +324,22 @@ def test_no_page_is_no_redirect(live, path):
     answer = requests.get(f"{live.base_url}{path}", allow_redirects=False, timeout=30,
                           headers={"Host": f"127.0.0.1:{live.port}"})
     assert answer.status_code == 404 and "Location" not in answer.headers, path
+
+
+@pytest.mark.parametrize("path", ["/a//x", "/static//style.css", "/overdue//", "//overdue",
+                                  "/records//opportunity"])
+def test_no_redirect_is_built_from_the_host_header(live, path):
+    """A request may name any Host: a redirect built from it (Werkzeug's merging of double
+    slashes answered /a//x with Location: http://<that host>/a/x) would send a cache's
+    visitors elsewhere. Sent raw, so that no client library rewrites the path."""
+    with socket.create_connection(("127.0.0.1", live.port), timeout=30) as conn:
+        conn.sendall(f"GET {path} HTTP/1.1\r\nHost: evil.example\r\n"
+                     "Connection: close\r\n\r\n".encode())
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    head = answer.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+    assert "evil.example" not in head, head
 
 
 def _session_on_the_page(live, alice) -> tuple[requests.Session, str, str]:
