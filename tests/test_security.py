@@ -134,6 +134,35 @@ def test_rotating_the_secret_invalidates_links_and_restamp_writes_new_ones(tmp_p
         server.stop()
 
 
+def test_after_rotation_a_client_upload_gets_a_new_link_from_the_plugin(tmp_path):
+    """Before anyone runs restamp: a calendar app's next upload of an item (a new title,
+    the old link still in it) is stamped by the plugin with a link signed by the new
+    secret; the old link stays dead."""
+    from tests.dav import Client
+
+    old_server = LiveServer(tmp_path / "var", PEOPLE).start()
+    path = _action(_alice(old_server), "Call ACME")
+    client = Client(old_server.base_url, "alice", PEOPLE["alice"])
+    text, old_link = client.text(path), _alice(old_server).get(path).action.page
+    old_server.stop()
+    assert cli.main(["rotate-secret", "--data", str(tmp_path / "var")]) == 0
+    server = LiveServer(tmp_path / "var", PEOPLE).start()
+    try:
+        client = Client(server.base_url, "alice", PEOPLE["alice"])
+        etag = client.get(path).headers["ETag"]
+        edited = text.replace("SUMMARY:Call ACME", "SUMMARY:Call ACME again")
+        assert client.put(path, edited, etag).status_code in (200, 204)
+        stored = _alice(server).get(path)
+        assert stored.action.summary == "Call ACME again"
+        new_link = stored.action.page
+        assert new_link != old_link
+        assert old_link.rsplit("/a/", 1)[1] not in client.text(path).replace("\r\n ", "")
+        assert requests.get(new_link, timeout=30).status_code == 200
+        assert _get(server, old_link.rsplit("/a/", 1)[1]).status_code == 404
+    finally:
+        server.stop()
+
+
 def _alice(server):
     from server.store import Store
 
