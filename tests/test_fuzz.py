@@ -5,7 +5,7 @@ Radicale (our storage plugin stamps on upload), then the action page. Rules: the
 nothing but ActionError, the plugin never makes a PUT fail with 5xx, the page never answers
 5xx, and what was already stored is still there, byte for byte.
 
-Case counts: `make test` runs about 5,100. For a long run set FOLLOWUP_FUZZ_SCALE, e.g.
+Case counts: `make test` runs about 5,300. For a long run set FOLLOWUP_FUZZ_SCALE, e.g.
 ``FOLLOWUP_FUZZ_SCALE=20 .venv/bin/pytest tests/test_fuzz.py`` (about 100,000 cases).
 """
 
@@ -26,12 +26,12 @@ from tests.conftest import PEOPLE
 from tests.servers import LiveServer
 
 SCALE = max(1, int(os.environ.get("FOLLOWUP_FUZZ_SCALE", "1")))
-# About 5,100 cases in all; the binary junk ones are cheap, the others cost ~30 ms each.
+# About 5,300 cases in all; the binary junk ones are cheap, the others cost ~30 ms each.
 BINARY_CASES = 2800 * SCALE
 BROKEN_CASES = 1000 * SCALE
 KEPT_CASES = 600 * SCALE
 RECURRENCE_CASES = 600 * SCALE
-SERVER_CASES = 100 * SCALE
+SERVER_CASES = 300 * SCALE
 PAGE = "https://crm.example.org/a/token.sig"
 NOW = dt.datetime(2026, 12, 3, 12, 0, tzinfo=dt.UTC)
 
@@ -328,8 +328,15 @@ def test_server_put_and_page_never_5xx(server, data, href):
     page = requests.get(f"{live.base_url}/a/{token}", timeout=60)
     if 200 <= put.status_code < 300:  # stored: an item, whatever its values, has its page
         assert page.status_code == 200, (page.status_code, text[:2000])
+        # and the lists that read every item still answer
+        for path in ("/overdue", "/week", "/records/opportunity", "/records/account"):
+            listed = requests.get(live.base_url + path, auth=auth, timeout=60)
+            assert listed.status_code == 200, (path, listed.status_code, text[:2000])
     else:
         assert page.status_code in (200, 404), page.status_code
+        if current.status_code == 200:  # a refused update leaves the stored version as it was
+            after = requests.get(url, auth=auth, timeout=60)
+            assert after.status_code == 200 and after.headers["ETag"] == current.headers["ETag"]
     still = requests.get(live.base_url + keeper_path, auth=auth, timeout=60)
     assert still.status_code == 200 and still.headers["ETag"] == keeper.etag
 
