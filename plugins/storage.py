@@ -39,6 +39,7 @@ from radicale.storage import multifilesystem
 
 from plugins import fastpath, rawbody
 from plugins.index import Entry, Index, scan
+from plugins.protect import needs_reencoding
 from server import ical, merge, model, nextstep, protect
 from server.settings import SERVICE_USER
 from server.tokens import PageTokens
@@ -317,8 +318,8 @@ class Storage(multifilesystem.Storage):
     def _sent_calendar(href: str) -> protect.SentCalendar | None:
         """The whole calendar as the client sent it (one parse per PUT), or None."""
         raw = rawbody.body_of_calendar(href)
-        if raw is None:
-            return None
+        if raw is None or not needs_reencoding(raw.encode("utf-8")):
+            return None  # vobject reads a plain body as the client wrote it: nothing to undo
         try:
             return protect.SentCalendar(ical.read(raw))
         except Exception as exc:  # Radicale read it: its copy is stored, as it would be
@@ -405,7 +406,9 @@ class Storage(multifilesystem.Storage):
         put back) and undamaged is kept as it is, unparsed."""
         try:
             text = item.serialize()
-            if (sent is None or sent.kept_in(item.uid, text)) and fastpath.nothing_to_do(
+            if sent is not None and sent.kept_in(item.uid, text):
+                sent = None  # vobject kept every line of the client's: nothing to put back
+            if sent is None and fastpath.nothing_to_do(
                     text, text, self.page_url(collection_path, href)):
                 return item
         except Exception:  # the full path decides
