@@ -116,14 +116,21 @@ def test_the_typed_next_action_created_beside_it_once(client, live, alice):
     assert closed.next == nextstep.plan_uid(stored.action.uid)  # one close, one successor
 
 
-def test_applying_to_a_next_action_changed_since_the_page_keeps_that_change(client, live,
-                                                                          alice):
+def _next_action_changed_since_the_page(client, live, alice):
+    """A form shown, the action ticked in an app (which plans its next step), the form
+    sent (given back), then the next step retitled in an app: (url, page, next step)."""
     stored, url = _action(live, alice)
     html = client.get(url).get_data(as_text=True)
     _tick(live, alice, stored.path)
     page = _submit(client, url, html).get_data(as_text=True)
     plan = alice.successor(alice.get(stored.path))
     alice.modify(plan.path, lambda cal: model.revise(cal, "Jane's own idea", None, None))
+    return url, page, plan
+
+
+def test_applying_to_a_next_action_changed_since_the_page_keeps_that_change(client, live,
+                                                                          alice):
+    url, page, plan = _next_action_changed_since_the_page(client, live, alice)
     response = client.post(url + "/typed-next", data={
         **form_fields(page, "typed-next"), **TYPED, "how": "apply"})
     assert response.status_code == 409
@@ -139,12 +146,7 @@ def test_applying_to_a_next_action_changed_since_the_page_keeps_that_change(clie
 @pytest.mark.parametrize("forged", FORGED_ETAGS)
 def test_applying_with_a_forged_etag_keeps_a_next_action_changed_since(client, live, alice,
                                                                        forged):
-    stored, url = _action(live, alice)
-    html = client.get(url).get_data(as_text=True)
-    _tick(live, alice, stored.path)
-    page = _submit(client, url, html).get_data(as_text=True)
-    plan = alice.successor(alice.get(stored.path))
-    alice.modify(plan.path, lambda cal: model.revise(cal, "Jane's own idea", None, None))
+    url, page, plan = _next_action_changed_since_the_page(client, live, alice)
     response = client.post(url + "/typed-next", data={
         **form_fields(page, "typed-next"), **TYPED, "how": "apply", "next_etag": forged})
     assert response.status_code == 409
@@ -243,3 +245,19 @@ def test_applying_after_the_next_action_was_deleted_offers_to_create_it(client, 
     assert "no next action any more" in again
     assert 'data-action="close-and-create"' in again  # "Create the next action", filled in
     assert 'name="summary" value="Call Jane about the quote"' in again
+
+
+def test_close_and_create_after_an_undo_that_kept_the_next_says_it_was_kept(client, live,
+                                                                          alice):
+    """Undo keeping the next action, then Close and create next from a form that still
+    offers it (a list, a page shown before): not "closed meanwhile", which nobody did."""
+    stored, url = _action(live, alice)
+    html = client.get(url).get_data(as_text=True)
+    _, kept = alice.close_and_create(stored.path, "Send the offer", dt.date(2026, 12, 5))
+    alice.modify(stored.path, model.reopen)
+    response = _submit(client, url, html)
+    assert response.status_code == 409
+    text = unescape(re.sub(r"<[^>]+>", "", response.get_data(as_text=True)))
+    assert "kept when its close was undone" in text and "Send the offer" in text
+    assert "closed meanwhile" not in text
+    assert alice.get(stored.path).action.next == kept.action.uid  # still one next action

@@ -15,15 +15,10 @@ from server import model
 from server.store import Store
 from tests.conftest import PEOPLE
 from tests.test_web_pages import add
+from tests.test_web_week import get
 
 JANE, WEBSITE = ("contact", "Jane Doe"), ("project", "Website")
 JOHN, INTRANET = ("contact", "John Roe"), ("project", "Intranet")
-
-
-def get(http, url: str) -> str:
-    response = http.get(url, timeout=30)
-    assert response.status_code == 200, (url, response.status_code, response.text[:300])
-    return response.text
 
 
 @pytest.fixture

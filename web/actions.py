@@ -283,24 +283,37 @@ def close_and_create(token: str) -> ResponseReturnValue:
         text = _("Already done (in another tab, or by an earlier click): “%(closed)s” is "
                  "closed, and its next action is “%(next)s”.", **names)
     else:
-        return give_back(token, closing, form)
+        return give_back(token, closing, form, kept_next(stored, closing))
     flash({"text": text, "links": [[page_url(successor.path), _("Open the next action")]]})
     return _done(token, shown=tokens().make(successor.path))
 
 
-def give_back(token: str, closing: Closing, form: dict[str, str]) -> ResponseReturnValue:
+def kept_next(stored: Stored, closing: Closing) -> bool:
+    """Whether the next action that stopped the typed one was there, open action pointing at
+    it, when the form was sent: kept by an Undo, not made meanwhile by someone else."""
+    return not stored.action.closed and stored.action.next == closing.successor.action.uid
+
+
+def give_back(token: str, closing: Closing, form: dict[str, str],
+              kept: bool = False) -> ResponseReturnValue:
     """The action was closed meanwhile with another next action (a tick in a calendar app
-    plans one): say so, and give back the next action typed, to apply or to add. The typed
-    outcome went with the close if it had none (close_and_create adds it)."""
+    plans one), or it had one already (`kept` by an Undo): say which, and give back the next
+    action typed, to apply or to add. The typed outcome went with the close if it had none
+    (close_and_create adds it)."""
     typed = model.clean_text(form.get("outcome", "")).strip()
     if typed and closing.closed.action.outcome == typed:
         flash(_("Your outcome was saved with the close."))
-    return render_action(load(token), _(
-        "Not created: “%(closed)s” was closed meanwhile, in your calendar app or another tab; "
-        "its next action is “%(next)s”. The next action you typed is below: apply it to that "
-        "one, or create it as an additional action.",
-        closed=headline(closing.closed.action.summary),
-        next=headline(closing.successor.action.summary)), form, status=409, typed_next=True)
+    names = {"closed": headline(closing.closed.action.summary),
+             "next": headline(closing.successor.action.summary)}
+    if kept:
+        text = _("Not created: “%(closed)s” is closed now, and it already had its next action, "
+                 "“%(next)s”, kept when its close was undone. The next action you typed is "
+                 "below: apply it to that one, or create it as an additional action.", **names)
+    else:
+        text = _("Not created: “%(closed)s” was closed meanwhile, in your calendar app or "
+                 "another tab; its next action is “%(next)s”. The next action you typed is "
+                 "below: apply it to that one, or create it as an additional action.", **names)
+    return render_action(load(token), text, form, status=409, typed_next=True)
 
 
 @bp.post("/<token>/typed-next")

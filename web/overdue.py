@@ -21,6 +21,7 @@ from web.actions import (
     OUTCOME_LIMIT,
     as_typed,
     close_and_create_one,
+    kept_next,
     proposed_due,
     read_next_form,
     suggestion,
@@ -136,7 +137,8 @@ def close_many() -> ResponseReturnValue:
                 kind = row["kind"] or stored.action.kind
                 if closing.done_before and not as_typed(closing.successor.action, row["form"],
                                                         row["when"], kind):
-                    flash(given_back_message(closing, row["form"], row["when"]))
+                    flash(given_back_message(closing, row["form"], row["when"],
+                                             kept_next(stored, closing)))
                     continue
             else:
                 store().close(stored.path, outcome=outcome)
@@ -153,19 +155,25 @@ def close_many() -> ResponseReturnValue:
 
 
 def given_back_message(closing: Closing, form: dict[str, str],
-                       when: model.Moment | None) -> dict:
+                       when: model.Moment | None, kept: bool = False) -> dict:
     """An action closed meanwhile with another next action: the one typed for it was not
     created. The message says so and links its page with what was typed, to apply to that
     next action or to create beside it (actions.give_back)."""
     closed = closing.closed
     typed = {f"typed_{name}": form[name] for name in ("summary", "due", "kind")}
     url = f"{page_url(closed.path)}?{urlencode({'back': url_for('overdue.show'), **typed})}"
-    return {"text": _("“%(closed)s” was closed meanwhile, in your calendar app or another "
-                      "tab; its next action is “%(next)s”. Yours was not created: "
-                      "“%(typed)s”, %(when)s.", closed=headline(closed.action.summary),
-                      next=headline(closing.successor.action.summary),
-                      typed=headline(form["summary"]), when=moment(when)),
-            "links": [[url, _("Apply it or create it")]]}
+    names = {"closed": headline(closed.action.summary),
+             "next": headline(closing.successor.action.summary),
+             "typed": headline(form["summary"]), "when": moment(when)}
+    if kept:
+        text = _("“%(closed)s” is closed now, and it already had its next action, "
+                 "“%(next)s”, kept when its close was undone. Yours was not created: "
+                 "“%(typed)s”, %(when)s.", **names)
+    else:
+        text = _("“%(closed)s” was closed meanwhile, in your calendar app or another tab; its "
+                 "next action is “%(next)s”. Yours was not created: “%(typed)s”, %(when)s.",
+                 **names)
+    return {"text": text, "links": [[url, _("Apply it or create it")]]}
 
 
 def closed_message(closed: list[Stored]) -> dict:
