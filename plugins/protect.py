@@ -115,7 +115,11 @@ def protect_input(radicale_wsgi: Callable) -> Callable:
         said: list[bytes] = []
         if environ.get("REQUEST_METHOD") == "PUT" and "calendar" in content_type.lower():
             length = int(environ.get("CONTENT_LENGTH") or 0)
-            if 0 < length <= MAX_BODY:
+            one_item = not environ.get("PATH_INFO", "").endswith("/")
+            chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+            if length == 0 and not chunked and one_item:  # an empty body: explained
+                start_response = _explained(start_response, b"", said)
+            elif 0 < length <= MAX_BODY:
                 body = environ["wsgi.input"].read(length)
                 fixed = reencode(body) if needs_reencoding(body) else None
                 if fixed is not None and fixed != body:
@@ -123,7 +127,7 @@ def protect_input(radicale_wsgi: Callable) -> Callable:
                 environ = dict(environ)
                 environ["wsgi.input"] = io.BytesIO(body)
                 environ["CONTENT_LENGTH"] = str(len(body))
-                if not environ.get("PATH_INFO", "").endswith("/"):  # one item, not a calendar
+                if one_item:  # not a whole calendar
                     start_response = _explained(start_response, body, said)
         answer = radicale_wsgi(environ, start_response)
         if not said:

@@ -19,8 +19,16 @@ ITEMS = ("VTODO", "VEVENT", "VJOURNAL")
 TIMES = ("DTSTART", "DTEND", "DUE", "RECURRENCE-ID", "COMPLETED")
 
 
+# Deeper than a calendar's item's alarm (VCALENDAR > VTODO > VALARM) plus room for what
+# newer RFCs nest: Radicale's parser recurses per level and gives up, unexplained, far below
+# Python's limit when levels pile up.
+MAX_DEPTH = 8
+
+
 def why_refused(body: bytes) -> str | None:
     """The first reason this body cannot be one calendar item, or None if none is seen."""
+    if not body.strip():
+        return "the item is empty: send the task or event as a VCALENDAR object"
     try:
         cal = ical.read(model.clean_text(body.decode("utf-8-sig")))
     except UnicodeDecodeError:
@@ -30,6 +38,10 @@ def why_refused(body: bytes) -> str | None:
                 "the calendar app, or fix the line named")
     if not isinstance(cal, icalendar.Calendar):
         return "the item is not a VCALENDAR: send a BEGIN:VCALENDAR ... END:VCALENDAR object"
+    depth = _depth(cal)
+    if depth > MAX_DEPTH:
+        return (f"components are nested {depth} deep (an alarm inside an alarm, …): a task or "
+                "event holds its alarms one level down; export it again from the calendar app")
     items = [c for c in cal.subcomponents if c.name in ITEMS]
     if not items:
         return "the calendar object holds no task, event or journal entry (VTODO, VEVENT)"
@@ -46,6 +58,16 @@ def why_refused(body: bytes) -> str | None:
     if problems:
         return f"{problems[0]}: correct that date"
     return _outside_the_calendar(items)
+
+
+def _depth(comp: icalendar.Component) -> int:
+    """How many components deep `comp` goes, itself counted (walked without recursion)."""
+    deepest, todo = 0, [(comp, 1)]
+    while todo:
+        comp, depth = todo.pop()
+        deepest = max(deepest, depth)
+        todo.extend((sub, depth + 1) for sub in comp.subcomponents)
+    return deepest
 
 
 def _outside_the_calendar(items: list[icalendar.Component]) -> str | None:

@@ -34,6 +34,10 @@ REFUSED = {
                       "BEGIN:VTODO\r\nUID:b\r\nDTSTAMP:20261201T090000Z\r\nEND:VTODO\r\n"),
                  "send each task or event as its own file"),
     "not-icalendar": ("hello world\r\n", "not iCalendar that can be read"),
+    "empty": ("", "the item is empty"),
+    "alarms-in-alarms": (wrap("BEGIN:VTODO\r\nUID:deep\r\nDTSTAMP:20261201T090000Z\r\n"
+                              + "BEGIN:VALARM\r\n" * 500 + "END:VALARM\r\n" * 500
+                              + "END:VTODO\r\n"), "components are nested 502 deep"),
 }
 
 
