@@ -20,7 +20,7 @@ from server import model
 
 # The task is made inside Radicale, where no reader's language is known: the team's one is
 # configured. French typography puts a space before the colon.
-TITLES = {"en": "Plan the next step: ", "fr": "Planifier la prochaine étape : "}
+TITLES = {"en": "Plan the next step: ", "fr": "Planifier la prochaine étape\u00a0: "}
 LANGUAGES = tuple(TITLES)
 TITLE = TITLES["en"]
 RULE_NAMESPACE = uuid.UUID("1b0cf0de-6c1a-4d59-9a43-5f0c2e3f8a21")

@@ -183,7 +183,7 @@ def test_the_planning_task_is_written_in_the_configured_language(tmp_path):
     _create(dav, "a1")
     _client_edit(dav, "a1.ics", ["STATUS:COMPLETED"], drop=("STATUS",))
     [plan] = [h for h in dav.hrefs() if h != "a1.ics"]
-    assert model.read(dav.cal(plan)).summary == "Planifier la prochaine étape : Renewal 2027"
+    assert model.read(dav.cal(plan)).summary == "Planifier la prochaine étape\u00a0: Renewal 2027"
 
 
 def test_an_unknown_language_stops_serve_with_one_line(tmp_path):

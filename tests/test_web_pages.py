@@ -127,7 +127,7 @@ def test_no_next_step_lists_only_opportunities_whose_actions_are_all_closed(clie
         "csrf_token": csrf(html), "uri": model.Link.named("opportunity", "Lost deal").uri})
     assert response.status_code == 303 and response.headers["Location"].startswith("/a/")
     opened = page(client, response.headers["Location"])
-    assert "Next step: Lost deal" in opened and "Jane Doe" in opened
+    assert "Plan the next step: Lost deal" in opened and "Jane Doe" in opened
     assert "Lost deal" not in waiting_list(page(client, "/records/opportunity"))
     planned = alice.neighbour(alice.get(done.path), "next")
     assert planned is not None and not planned.action.closed

@@ -120,7 +120,7 @@ def test_a_record_with_no_next_step_says_so_and_plans_one(seeded, http, kind, la
                          data={"csrf_token": token, "uri": uri})
     assert response.status_code == 303 and response.headers["Location"].startswith("/a/")
     opened = get(http, urljoin(base, response.headers["Location"]))
-    assert f"Next step: {label}" in opened
+    assert f"Plan the next step: {label}" in opened
     planned = seeded["store"].neighbour(seeded["store"].get(seeded["done"].path), "next")
     assert planned is not None and not planned.action.closed
     assert planned.action.links["contact"].label == "John Roe"
@@ -128,4 +128,4 @@ def test_a_record_with_no_next_step_says_so_and_plans_one(seeded, http, kind, la
     after = get(http, urljoin(base, href))
     assert "No next step is planned." not in after
     assert rows(get(http, f"{base}/records/{kind}"))[label][1].startswith(
-        f"Next: Next step: {label} · ")
+        f"Next: Plan the next step: {label} · ")

@@ -73,7 +73,7 @@ def plan(kind: str) -> ResponseReturnValue:
         return redirect(page_url(upcoming.path), code=303)
     last = agenda.tail(found)
     due = model.default_due("task", dt.datetime.now(zone()).date())
-    summary = model.fit_summary(_("Next step: %(label)s", label=found.link.label))
+    summary = model.fit_summary(_("Plan the next step: %(label)s", label=found.link.label))
     _closed, successor = store().close_and_create(last.path, summary, due, "task",
                                                   last.action.sequence)
     back = url_for("records.show", kind=kind, uri=found.link.uri)
