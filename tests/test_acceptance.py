@@ -40,6 +40,17 @@ def run(*args: str) -> subprocess.CompletedProcess:
                           timeout=120)
 
 
+def listening(base_url: str, deadline: float) -> bool:
+    """Whether a server answers HTTP at `base_url` before `deadline` (time.monotonic())."""
+    while time.monotonic() < deadline:
+        try:
+            requests.get(base_url + "/", timeout=2)
+            return True
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    return False
+
+
 class Served:
     """`followup serve` in its own process; port 0 lets it choose and read the banner."""
 
@@ -62,16 +73,8 @@ class Served:
             assert found, self.banner
             self.port = int(found.group(1))
         self.base = f"http://127.0.0.1:{self.port}"
-        self._wait_listening(deadline)
-
-    def _wait_listening(self, deadline: float) -> None:
-        while time.monotonic() < deadline:
-            try:
-                requests.get(self.base + "/", timeout=2)
-                return
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        raise AssertionError(f"followup serve did not start:\n{self.banner}")
+        if not listening(self.base, deadline):
+            raise AssertionError(f"followup serve did not start:\n{self.banner}")
 
     def stop(self) -> str:
         self.proc.terminate()

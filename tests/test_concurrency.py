@@ -26,7 +26,7 @@ from server import model
 from server.store import Conflict, Store
 from server.tokens import PageTokens
 from tests.conftest import PEOPLE
-from tests.test_acceptance import free_port
+from tests.test_acceptance import free_port, listening
 
 ROUNDS = 20
 PARALLEL = 10
@@ -119,15 +119,9 @@ class Companion:
             [str(Path(sys.executable).with_name("waitress-serve")), "--threads", "16",
              f"--listen=127.0.0.1:{self.port}", "--call", "web:create_app"],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                requests.get(self.base_url + "/", timeout=2)
-                return
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        self.stop()
-        raise AssertionError("the companion process did not start")
+        if not listening(self.base_url, time.monotonic() + 60):
+            self.stop()
+            raise AssertionError("the companion process did not start")
 
     def stop(self) -> None:
         self.proc.terminate()
