@@ -453,9 +453,21 @@ def _ordered(start: Moment | None, due: Moment | None) -> bool:
         return False
 
 
+# icalendar writes a VTIMEZONE as the zone's transitions from 1970 to 2038: an action dated
+# later would read an hour off in summer in a client that trusts the VTIMEZONE. The span is
+# stretched to two years past the item's last date, up to the years typed dates may have.
+ZONE_SPAN = (dt.date(1970, 1, 1), dt.date(2038, 1, 1))
+
+
 def _add_missing_timezones(cal: icalendar.Calendar) -> None:
+    first, last = ZONE_SPAN
+    years = [when.year for comp in cal.walk() for name in ("DTSTART", "DTEND", "DUE")
+             if isinstance(when := moment(comp, name), dt.date) and not comp.name.startswith(
+                 ("STANDARD", "DAYLIGHT"))]
+    if years and max(years) + 2 > last.year:
+        last = dt.date(min(max(years) + 2, LAST_YEAR + 1), 1, 1)  # bounded: 8 kB for Paris
     try:
-        cal.add_missing_timezones()
+        cal.add_missing_timezones(first, last)
     except Exception:  # an unknown TZID stays as the client wrote it; readers fall back to UTC
         pass
 

@@ -359,3 +359,22 @@ def test_an_action_beside_another_has_a_uid_of_its_own_per_generation():
     assert model.beside_uid("t-1", 2) == model.beside_uid("t-1", 2)
     assert len({model.beside_uid("t-1", 2), model.beside_uid("t-1", 3),
                 model.successor_uid("t-1", 2)}) == 3
+
+
+def test_a_time_zone_written_for_a_late_date_covers_it():
+    """icalendar writes a zone's transitions up to 2038: a meeting in July 2040 in Paris
+    would read at +01:00 instead of +02:00 in a client that trusts the VTIMEZONE."""
+    paris = ZoneInfo("Europe/Paris")
+    cal = model.new("Visit", "meeting", dt.datetime(2040, 7, 2, 10, 0, tzinfo=paris))
+    [zone] = [c for c in cal.walk("VTIMEZONE")]
+    starts = [when.dt.year for daylight in zone.walk("DAYLIGHT")
+              for name in ("DTSTART", "RDATE") for value in _all_values(daylight, name)
+              for when in getattr(value, "dts", [value])]
+    assert 2040 in starts  # the summer time of 2040 begins in the zone as written
+    near = model.new("Call", "call", dt.datetime(2026, 7, 2, 10, 0, tzinfo=paris))
+    assert "to 2038-01-01" in model.to_text(near)  # the usual span, unchanged
+
+
+def _all_values(comp, name: str) -> list:
+    value = comp.get(name)
+    return [] if value is None else value if isinstance(value, list) else [value]
