@@ -256,13 +256,22 @@ class InternalServer:
         import threading
 
         self.app = app
-        threading.Thread(target=self._server.run, name="followup-internal",
-                         daemon=True).start()
+        threading.Thread(target=self._run, name="followup-internal", daemon=True).start()
         return self
+
+    def _run(self) -> None:
+        try:
+            self._server.run()
+        except OSError:  # the socket closed under select() ("Bad file descriptor"): a close
+            if not self._closing:
+                raise
+
+    _closing = False
 
     def close(self) -> None:
         # Workers first: closing the trigger under a running task makes waitress print an
         # OSError traceback ("Bad file descriptor").
+        self._closing = True
         self._server.task_dispatcher.shutdown()
         self._server.close()
 
