@@ -460,6 +460,11 @@ ZONE_SPAN = (dt.date(1970, 1, 1), dt.date(2038, 1, 1))
 
 
 def _add_missing_timezones(cal: icalendar.Calendar) -> None:
+    try:
+        if not cal.get_missing_tzids():  # the usual case, on every write: no walk of dates
+            return
+    except Exception:  # an unknown TZID stays as the client wrote it; readers fall back to UTC
+        return
     first, last = ZONE_SPAN
     years = [when.year for comp in cal.walk() for name in ("DTSTART", "DTEND", "DUE")
              if isinstance(when := moment(comp, name), dt.date) and not comp.name.startswith(
