@@ -809,12 +809,7 @@ def revise(cal: icalendar.Calendar, summary: str | None = None, when: Moment | N
     notes and alarms: it stays the same action, e.g. the "Plan the next step" task a tick
     made, now the meeting the user typed. A moved meeting keeps its length."""
     cal = repair(cal)
-    comp = _main(cal)
-    if is_closed(comp):
-        raise ActionClosed("this action is closed: reopen it to change it")
-    if "RRULE" in comp or "RDATE" in comp:
-        raise RepeatsError("this action repeats: change it in your calendar app, where you "
-                           "can choose this occurrence or the whole series")
+    comp = _changeable(cal, "change it", "change it in your calendar app")
     current = read(cal)
     kind = kind or current.kind
     if kind not in KINDS:
@@ -900,6 +895,18 @@ def _set_when(comp: icalendar.Component, when: Moment, length: dt.timedelta) -> 
     _set(comp, "DTEND", end)
 
 
+def _changeable(cal: icalendar.Calendar, to_do: str, in_app: str) -> icalendar.Component:
+    """The main component, if the page may change it: not closed (reopen it `to_do`), not a
+    series (`in_app` instead, where the user chooses an occurrence or the whole series)."""
+    comp = _main(cal)
+    if is_closed(comp):
+        raise ActionClosed(f"this action is closed: reopen it to {to_do}")
+    if "RRULE" in comp or "RDATE" in comp:
+        raise RepeatsError(f"this action repeats: {in_app}, where you can choose this "
+                           "occurrence or the whole series")
+    return comp
+
+
 def postpone(cal: icalendar.Calendar, delta: dt.timedelta,
              now: dt.datetime | None = None, today: dt.date | None = None
              ) -> icalendar.Calendar:
@@ -909,13 +916,8 @@ def postpone(cal: icalendar.Calendar, delta: dt.timedelta,
     an undated task gets a due day. A recurring action is moved in a calendar app instead.
     """
     cal = repair(cal)
-    comp = _main(cal)
-    if is_closed(comp):
-        # A form shown while it was open (another tab) must not move a done action's date.
-        raise ActionClosed("this action is closed: reopen it to give it another date")
-    if "RRULE" in comp or "RDATE" in comp:
-        raise RepeatsError("this action repeats: move it in your calendar app, where you can "
-                           "choose this occurrence or the whole series")
+    # A form shown while it was open (another tab) must not move a done action's date.
+    comp = _changeable(cal, "give it another date", "move it in your calendar app")
     now = now or utcnow()
     today = today or now.date()
     when = read(cal).when
